@@ -1,0 +1,67 @@
+"""Evaluate a pretrained encoder: linear probe and kNN.
+
+    python linear_eval/run.py                          # the newest run under runs/
+    python linear_eval/run.py --run runs/20261122-101500-halp
+    python linear_eval/run.py --checkpoint runs/X/checkpoints/epoch_0200.pt
+    python linear_eval/run.py --protocols knn          # kNN only (seconds)
+    python linear_eval/run.py --random-init            # same encoder, random weights: the baseline
+    python linear_eval/run.py linear.epochs=30 data.path=/data/ntu60/xsub
+
+Prints a table and writes eval_linear.json / eval_knn.json (eval_*_random.json with
+--random-init, eval_*_<checkpoint>.json for a checkpoint other than last.pt) into the run
+directory. Trailing KEY=VALUE arguments override the run's config (e.g. the linear section).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+from sslskel.engine.config import ConfigError  # noqa: E402
+from sslskel.engine.io import atomic_write_json  # noqa: E402
+from sslskel.eval.protocols import PROTOCOLS, evaluate, find_newest_run, format_table, load_run_encoder  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--run", type=Path, metavar="RUN_DIR", help="run directory (default: newest under --runs)")
+    source.add_argument("--checkpoint", type=Path, metavar="FILE", help="a checkpoint file of a run")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="where to look for the newest run")
+    parser.add_argument("--protocols", default="linear,knn", help=f"comma list of {', '.join(PROTOCOLS)}")
+    parser.add_argument("--random-init", action="store_true", help="evaluate a randomly initialised encoder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+
+    try:
+        run_dir = args.run or (args.checkpoint.parent.parent if args.checkpoint else find_newest_run(args.runs))
+        cfg, encoder, checkpoint = load_run_encoder(run_dir=run_dir, checkpoint=args.checkpoint,
+                                                    overrides=args.overrides, random_init=args.random_init)
+    except (ConfigError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    protocols = tuple(p.strip() for p in args.protocols.split(",") if p.strip())
+    results = evaluate(cfg, encoder, protocols=protocols, progress=not args.quiet)
+
+    suffix = "_random" if args.random_init else ""
+    if checkpoint.name != "last.pt":
+        suffix += f"_{checkpoint.stem}"
+    title = f"{run_dir} ({'random init' if args.random_init else checkpoint.name})"
+    print(format_table(results, title=title))
+    common = {"run": str(run_dir), "checkpoint": str(checkpoint), "random_init": args.random_init}
+    if "linear" in results:
+        atomic_write_json(run_dir / f"eval_linear{suffix}.json",
+                          {**common, **results["linear"], "seconds": results["linear_seconds"]})
+    knn = {k: v for k, v in results.items() if k.startswith("knn_k")}
+    if knn:
+        atomic_write_json(run_dir / f"eval_knn{suffix}.json", {**common, **knn, "seconds": results["knn_seconds"]})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

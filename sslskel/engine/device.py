@@ -1,0 +1,46 @@
+"""Device and mixed-precision choice: CUDA with bf16 autocast when there is a GPU, CPU otherwise.
+
+Example:
+    >>> resolve_device("cpu").type
+    'cpu'
+    >>> with autocast(resolve_device("cpu"), "auto"):
+    ...     pass
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"run.device={name}: CUDA is not available on this machine; use cpu or auto")
+    return device
+
+
+def amp_dtype(device: torch.device, amp: str) -> torch.dtype | None:
+    """bf16 under `auto` on CUDA only: on CPU bf16 autocast is slower for GRUs than fp32."""
+    if amp not in ("auto", "bf16", "off"):
+        raise ValueError(f"run.amp: expected one of auto, bf16, off; got {amp!r}")
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return None
+    return torch.bfloat16
+
+
+def autocast(device: torch.device, amp: str):
+    dtype = amp_dtype(device, amp)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    non_blocking = device.type == "cuda"
+    out = dict(batch)
+    out["views"] = [v.to(device, non_blocking=non_blocking) for v in batch["views"]]
+    return out

@@ -1,0 +1,96 @@
+"""Linear evaluation: a linear classifier on a frozen encoder (CMD / HaLP protocol).
+
+The encoder runs in eval mode (BatchNorm statistics frozen) under no_grad; training clips
+get the linear-eval augmentation (crop ratio U(0.5, 1) resized to the clip length) each
+epoch, test clips a 0.95 centre crop, whose features are computed once since the encoder
+does not change. Like MoCo's linear script we check at the end that the backbone, BN
+statistics included, is bit-for-bit what it was. CMD/HaLP report the best test accuracy
+over epochs; we report both the final and the best.
+
+Example:
+    result = linear_probe(encoder, train, val, cfg.data, cfg.linear, device="cpu")
+    result["final_top1"], result["best_top1"]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from ..data.build import build_transform
+from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
+from ..engine.device import autocast
+from ..engine.schedule import set_lr, step_lr
+from .features import extract_features
+from .knn import topk_accuracy
+
+
+def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def assert_unchanged(module: nn.Module, reference: dict[str, torch.Tensor]) -> None:
+    changed = [k for k, v in module.state_dict().items() if not torch.equal(v, reference[k])]
+    if changed:
+        raise RuntimeError(f"the frozen encoder changed during linear evaluation: {changed[:5]}")
+
+
+def linear_probe(encoder: nn.Module, train_data, val_data, data_cfg, lin_cfg,
+                 device: torch.device | str = "cpu", amp: str = "auto",
+                 progress: bool = True) -> dict:
+    device = torch.device(device)
+    encoder = encoder.to(device).eval()
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    reference = snapshot(encoder)
+    num_classes = max(train_data.num_classes, val_data.num_classes)
+
+    val_x, val_y = extract_features(encoder, val_data,
+                                    build_transform(data_cfg, train=False, eval_ratio=lin_cfg.eval_ratio),
+                                    batch_size=lin_cfg.batch_size * 4, device=device, amp=amp)
+    val_x = torch.from_numpy(val_x).to(device)
+
+    torch.manual_seed(lin_cfg.seed)
+    classifier = nn.Linear(encoder.feature_dim, num_classes).to(device)
+    nn.init.normal_(classifier.weight, std=0.01)
+    nn.init.zeros_(classifier.bias)
+    optimizer = torch.optim.SGD(classifier.parameters(), lr=lin_cfg.lr, momentum=lin_cfg.momentum,
+                                weight_decay=lin_cfg.weight_decay)
+    train_set = SkeletonDataset(train_data, build_transform(data_cfg, train=True, preset=lin_cfg.augment),
+                                seed=lin_cfg.seed)
+    loader = make_loader(train_set, lin_cfg.batch_size, shuffle=True, seed=lin_cfg.seed,
+                         num_workers=data_cfg.num_workers, device=device)
+
+    history = []
+    for epoch in tqdm(range(lin_cfg.epochs), desc="linear", disable=not progress, leave=False):
+        set_loader_epoch(loader, epoch)
+        set_lr(optimizer, step_lr(lin_cfg.lr, epoch, lin_cfg.milestones, lin_cfg.gamma))
+        classifier.train()
+        for batch in loader:
+            with torch.no_grad(), autocast(device, amp):
+                feats = encoder(batch["views"][0].to(device), batch["lengths"][:, 0])
+            loss = F.cross_entropy(classifier(feats.float()), batch["label"].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            scores = classifier(val_x).cpu().numpy()
+        history.append({"epoch": epoch + 1, "loss": float(loss.detach()), **topk_accuracy(scores, val_y)})
+
+    assert_unchanged(encoder, reference)
+    best = max(history, key=lambda h: h["top1"])
+    return {
+        "final_top1": history[-1]["top1"], "final_top5": history[-1]["top5"],
+        "best_top1": best["top1"], "best_top5": best["top5"], "best_epoch": best["epoch"],
+        "epochs": lin_cfg.epochs, "history": history,
+    }
+
+
+def raw_feature_table(data, transform) -> tuple[np.ndarray, np.ndarray]:
+    """Flattened clips as 'features': the no-learning baseline for kNN."""
+    ds = SkeletonDataset(data, transform)
+    feats = np.stack([ds[i]["views"][0].numpy().reshape(-1) for i in range(len(ds))])
+    return feats, data.labels.copy()

@@ -1,0 +1,95 @@
+"""MoCo as in CMD / HaLP: momentum key encoder, a queue of normalised keys, InfoNCE.
+
+Query encoder + MLP head are trained; the key encoder + head follow them by an exponential
+moving average (m = 0.999). Keys of each batch are pushed into a ring buffer of K = 16384
+entries that serves as negatives. `positive_terms` is the hook HaLP uses to add its term.
+
+Example:
+    >>> import torch
+    >>> from sslskel.engine.config import load_config
+    >>> cfg = load_config(None, ["moco.queue_size=32", "moco.mlp_hidden=16", "moco.feature_dim=8",
+    ...                          "encoder.args={hidden_size: 8, num_layers: 1}"])
+    >>> moco = MoCo(cfg)
+    >>> views = [torch.randn(4, 3, 10, 25, 2), torch.randn(4, 3, 10, 25, 2)]
+    >>> loss, logs = moco.training_step(views, torch.full((4, 2), 10), Progress(0, 0))
+    >>> int(moco.queue_ptr), int(moco.num_enqueued)
+    (4, 4)
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from .base import PretrainMethod, Progress, projection_mlp
+from .losses import info_nce
+
+
+class MoCo(PretrainMethod):
+    name = "moco"
+
+    def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
+        super().__init__(cfg, in_channels, num_persons)
+        m = cfg.moco
+        self.temperature = m.temperature
+        self.momentum = m.momentum
+        self.projector = projection_mlp(self.encoder.feature_dim, m.mlp_hidden, m.feature_dim)
+        self.key_encoder = copy.deepcopy(self.encoder)
+        self.key_projector = copy.deepcopy(self.projector)
+        for p in self.key_parameters():
+            p.requires_grad_(False)
+        self.register_buffer("queue", F.normalize(torch.randn(m.queue_size, m.feature_dim), dim=1))
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+        self.register_buffer("num_enqueued", torch.zeros((), dtype=torch.long))
+
+    def key_parameters(self):
+        return [*self.key_encoder.parameters(), *self.key_projector.parameters()]
+
+    def query_parameters(self):
+        return [*self.encoder.parameters(), *self.projector.parameters()]
+
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        keys, queries = self.key_parameters(), self.query_parameters()
+        torch._foreach_mul_(keys, self.momentum)
+        torch._foreach_add_(keys, queries, alpha=1.0 - self.momentum)
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        size = self.queue.shape[0]
+        slots = (self.queue_ptr + torch.arange(keys.shape[0], device=keys.device)) % size
+        self.queue[slots] = keys.to(self.queue.dtype)
+        self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % size)
+        self.num_enqueued += keys.shape[0]
+
+    def recent_keys(self, n: int) -> torch.Tensor:
+        """The n most recently enqueued keys, oldest first (reads across the ring's wrap)."""
+        size = self.queue.shape[0]
+        slots = (self.queue_ptr - n + torch.arange(n, device=self.queue.device)) % size
+        return self.queue[slots]
+
+    def training_step(self, views, lengths, progress: Progress):
+        x_q, x_k = views
+        q = F.normalize(self.projector(self.encoder(x_q, lengths[:, 0])).float(), dim=1)
+        with torch.no_grad():
+            self.momentum_update()
+            k = F.normalize(self.key_projector(self.key_encoder(x_k, lengths[:, 1])).float(), dim=1)
+        queue = self.queue.clone()  # negatives as they were before this batch's keys
+        loss, logits = info_nce(q, k, queue, self.temperature)
+        extra_loss, logs = self.positive_terms(q, k, queue, progress)
+        self.enqueue(k)
+        with torch.no_grad():
+            logs.update({
+                "loss/infonce": loss.detach(),
+                "sim/query_key": logits[:, 0].mean() * self.temperature,
+                "sim/query_queue": logits[:, 1:].mean() * self.temperature,
+                "contrast/top1": (logits.argmax(dim=1) == 0).float().mean(),
+                "queue/filled": (self.num_enqueued.clamp(max=queue.shape[0]) / queue.shape[0]).float(),
+            })
+        return loss + extra_loss, logs
+
+    def positive_terms(self, q, k, queue, progress: Progress):
+        """Extra loss terms on top of InfoNCE (none for plain MoCo)."""
+        return q.new_zeros(()), {}

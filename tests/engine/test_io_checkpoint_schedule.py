@@ -1,0 +1,43 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from sslskel.engine.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from sslskel.engine.io import atomic_path, atomic_write_json
+from sslskel.engine.schedule import step_lr
+
+
+def test_atomic_write_keeps_old_file_when_interrupted(tmp_path):
+    target = tmp_path / "last.pt"
+    save_checkpoint(target, {"epoch": 1})
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half a checkpoi")
+            raise KeyboardInterrupt
+    assert load_checkpoint(target)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temp file left
+
+
+def test_atomic_json(tmp_path):
+    atomic_write_json(tmp_path / "a" / "r.json", {"x": 1})
+    assert (tmp_path / "a" / "r.json").read_text() == '{\n  "x": 1\n}\n'
+
+
+def test_rng_state_round_trip():
+    state = capture_rng_state()
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    restore_rng_state(state)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_step_lr_matches_a_hand_schedule():
+    got = [step_lr(0.1, e, [35, 55], 0.1, warmup_epochs=5) for e in (0, 4, 5, 34, 35, 54, 55)]
+    want = [0.02, 0.1, 0.1, 0.1, 0.01, 0.01, 0.001]
+    assert np.allclose(got, want)
