@@ -36,6 +36,8 @@ def main(argv=None) -> int:
         if args.resume:
             if args.config:
                 parser.error("--resume reads the run's own config.yaml; drop --config")
+            if not (args.resume / "checkpoints" / "last.pt").is_file():
+                raise FileNotFoundError(f"{args.resume}: no checkpoints/last.pt to resume from")
             cfg = load_config(args.resume / "config.yaml", args.overrides)
             if args.method and args.method != cfg.method:
                 parser.error(f"--method {args.method} differs from the run's method {cfg.method}")
@@ -45,7 +47,7 @@ def main(argv=None) -> int:
             overrides = ([f"method={args.method}"] if args.method else []) + args.overrides
             cfg = load_config(path, overrides)
     except (ConfigError, FileNotFoundError) as e:
-        print(f"config error: {e}", file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 2
 
     run_dir, summary = run_pretraining(cfg, resume_dir=args.resume)

@@ -106,6 +106,7 @@ class RunConfig:
     log_every: int = 10  # steps between scalar logs
     progress: bool = True  # tqdm progress bar
     deterministic: bool = False  # torch.use_deterministic_algorithms (slower on CUDA)
+    threads: int = 0  # CPU threads for torch; 0 = torch's default (one per core)
 
 
 @dataclass

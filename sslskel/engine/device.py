@@ -14,6 +14,14 @@ import contextlib
 import torch
 
 
+def apply_run_settings(run_cfg) -> None:
+    """Process-wide settings of the `run` section: CPU threads, deterministic kernels."""
+    if run_cfg.threads > 0:
+        torch.set_num_threads(run_cfg.threads)
+    if run_cfg.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -23,6 +23,7 @@ from ..data.build import load_data
 from ..methods import build_method
 from .checkpoint import seed_everything
 from .config import save_config
+from .device import apply_run_settings
 from .io import atomic_write_json
 from .trainer import PretrainTrainer
 
@@ -48,6 +49,7 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
         run_dir = new_run_dir(cfg.run.out_dir, cfg.method)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    apply_run_settings(cfg.run)
     seed_everything(cfg.run.seed)
 
     train = load_data(cfg.data, "train")

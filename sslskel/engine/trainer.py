@@ -111,8 +111,9 @@ class PretrainTrainer:
                     knn_every = cfg.run.knn_every
                     if self.knn_data and knn_every and (self.epoch % knn_every == 0
                                                         or self.epoch == cfg.optim.epochs):
-                        summary.update(self.online_knn())
-                        logger.log(summary, step=self.step, epoch=self.epoch)
+                        knn = self.online_knn()
+                        summary.update(knn)
+                        logger.log(knn, step=self.step, epoch=self.epoch)
                     self.save()
             except KeyboardInterrupt:
                 print(f"\ninterrupted: {self.checkpoint_dir / 'last.pt'} holds epoch {self.epoch}; "

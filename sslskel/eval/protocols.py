@@ -17,7 +17,7 @@ import torch
 from ..data.build import build_transform, load_data
 from ..engine.checkpoint import load_checkpoint
 from ..engine.config import Config, load_config
-from ..engine.device import resolve_device
+from ..engine.device import apply_run_settings, resolve_device
 from ..methods.base import build_method_encoder
 from .features import extract_features
 from .knn import knn_accuracy
@@ -57,6 +57,7 @@ def evaluate(cfg: Config, encoder, protocols=PROTOCOLS, progress: bool = True) -
     unknown = set(protocols) - set(PROTOCOLS)
     if unknown:
         raise ValueError(f"unknown protocol(s) {sorted(unknown)}; valid: {', '.join(PROTOCOLS)}")
+    apply_run_settings(cfg.run)
     device = resolve_device(cfg.run.device)
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
     encoder = encoder.to(device)

@@ -447,6 +447,16 @@ class GraphContrast(nn.Module):
             self._generators[key] = torch.Generator(device=device).manual_seed(self.seed)
         return self._generators[key]
 
+    # the random-negative draws are part of the state, so a resumed run draws what it would
+    # have; a uint8 tensor (the generator's state; empty before the first draw), like a buffer
+    def get_extra_state(self) -> torch.Tensor:
+        generator = self._generators.get(str(self.instance_bank.vectors.device))
+        return generator.get_state() if generator is not None else torch.zeros(0, dtype=torch.uint8)
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        if state.numel():
+            self._generator(self.instance_bank.vectors.device).set_state(state.cpu())
+
     def _instance_loss_paper(self, anchors, labels) -> torch.Tensor:
         entries, entry_labels, valid = self.instance_bank.flat()
         with torch.no_grad():

@@ -177,6 +177,8 @@ class CTRGCN(nn.Module):
                  base_channels: int = 64, num_subsets: int = 3, dropout: float = 0.0,
                  adaptive: bool = True):
         super().__init__()
+        if base_channels < 8:  # the relation convs get base_channels // 8 channels
+            raise ValueError(f"CTRGCN base_channels={base_channels}: expected at least 8")
         skeleton = get_layout(layout)
         subsets = torch.from_numpy(ctrgcn_subsets(skeleton))
         if num_subsets != subsets.shape[0]:
