@@ -5,7 +5,9 @@
 Draws what `metrics.jsonl` holds: the losses, the learning rate, online kNN accuracy, and for
 HaLP the quantities of the supplement's Figures 1-2 (mean similarity of the query to its real
 key, to the hallucinated positives and to the queue) plus the generator's own state (fraction
-kept by the filter, t / t_max, prototype refresh time). Needs matplotlib (`pip install
+kept by the filter, t / t_max, prototype refresh time). For a HaLP run it also draws Figure 3
+from the last checkpoint: the similarity of one recent key and of positives generated from it
+to every prototype, kept positives beside a filtered one. Needs matplotlib (`pip install
 sslskel[plots]`).
 
 Example:
@@ -43,6 +45,48 @@ def series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
     return [p[0] for p in points], [p[1] for p in points]
 
 
+def prototype_similarities(run_dir: Path, num_positives: int = 100, seed: int = 0) -> dict | None:
+    """Figure 3's data from checkpoints/last.pt: sims of a key and its positives to each prototype."""
+    import torch
+
+    from .engine.checkpoint import load_checkpoint
+    from .methods.hallucinate import hallucinate_positives, rank_filter
+
+    path = run_dir / "checkpoints" / "last.pt"
+    if not path.is_file():
+        return None
+    state = load_checkpoint(path)
+    method = state["method"]
+    if "prototypes" not in method or int(method["prototypes_step"]) < 0:
+        return None  # not HaLP, or generation never started
+    prototypes, queue, ptr = method["prototypes"].float(), method["queue"].float(), int(method["queue_ptr"])
+    generator = torch.Generator().manual_seed(seed)
+    for offset in range(1, min(len(queue), 64) + 1):  # the most recent key with a filtered positive
+        key = queue[(ptr - offset) % len(queue)][None]
+        made = hallucinate_positives(key, prototypes, num_positives, state["config"]["halp"]["lam"],
+                                     generator=generator)
+        kept = rank_filter(made.positives, prototypes, made.p0_index)[0]
+        if kept.any() and not kept.all():
+            break
+    good = made.positives[0][kept][:2]
+    bad = made.positives[0][~kept][:1]
+    order = torch.argsort(key[0] @ prototypes.T, descending=True)  # prototypes by the key's ranking
+    return {"key": (key[0] @ prototypes.T)[order].tolist(),
+            "kept": [(p @ prototypes.T)[order].tolist() for p in good],
+            "filtered": [(p @ prototypes.T)[order].tolist() for p in bad],
+            "step": int(method["prototypes_step"])}
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_suffix(".tmp.png")  # a viewer never sees half a PNG
+    fig.savefig(tmp, dpi=110)
+    tmp.replace(path)
+    plt.close(fig)
+    return path
+
+
 def make_plots(run_dir: str | Path) -> list[Path]:
     try:
         import matplotlib
@@ -70,12 +114,23 @@ def make_plots(run_dir: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        path = out_dir / filename
-        tmp = path.with_suffix(".tmp.png")
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(path)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(fig, out_dir / filename))
+    figure3 = prototype_similarities(run_dir)
+    if figure3 is not None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ranks = range(1, len(figure3["key"]) + 1)
+        ax.plot(ranks, figure3["key"], "o-", color="tab:blue", label="key z_k")
+        for i, sims in enumerate(figure3["kept"]):
+            ax.plot(ranks, sims, "o--", color="tab:green", label=f"kept positive {i + 1}")
+        for sims in figure3["filtered"]:
+            ax.plot(ranks, sims, "o:", color="tab:red", label="filtered positive")
+        ax.set_xlabel("prototype (ordered by similarity to the key)")
+        ax.set_ylabel("cosine similarity")
+        ax.set_title(f"{run_dir.name}: similarity to prototypes (step {figure3['step']})")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        written.append(_save(fig, out_dir / "prototype_similarity.png"))
     return written
 
 

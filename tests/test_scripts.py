@@ -38,6 +38,7 @@ def test_pretrain_then_evaluate_newest_run_then_resume(capsys, cli_overrides, tm
 
     assert report.main([str(run_dir)]) == 0
     assert (run_dir / "plots" / "halp_generation.png").is_file()
+    assert (run_dir / "plots" / "prototype_similarity.png").is_file()  # the supplement's Fig. 3
 
 
 def test_linear_eval_without_runs_says_what_to_do(capsys, tmp_path):

@@ -60,7 +60,7 @@ from sslskel.data.errors import DataFormatError
 __all__ = ["fit_prototypes", "angular_inertia", "BACKENDS"]
 
 BACKENDS = ("torch", "geomstats")
-_DEFAULT_RESTARTS = {"torch": 4, "geomstats": 1}
+_DEFAULT_RESTARTS = {"torch": 3, "geomstats": 1}  # torch: as HalpConfig.kmeans_restarts
 # On an accelerator the convergence check (a host synchronisation) runs only every few
 # iterations; on the CPU it costs nothing, so it runs every iteration there.
 _CHECK_EVERY_ACCELERATOR = 4
@@ -272,7 +272,7 @@ def fit_prototypes(points: torch.Tensor, k: int, backend: str = "torch",
         max_iter: largest number of Lloyd / Riemannian k-means iterations.
         tol: stop when the centroids move by less than this mean angle (radians).
         restarts: seedings tried, keeping the lowest angular inertia; None = backend
-            default (torch 4, geomstats 1 as in the paper).
+            default (torch 3, geomstats 1 as in the paper).
 
     Returns:
         (k, d) unit-norm prototypes on ``points.device`` with ``points.dtype``.

@@ -303,7 +303,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *,
 
 def check_encoder_args(encoder_cfg: EncoderConfig) -> None:
     """Fail at start-up when `encoder.args` names an argument the encoder does not take."""
-    from ..models import ENCODERS, build_encoder  # noqa: F401  (validates the name)
+    from ..models import ENCODERS
 
     if encoder_cfg.name not in ENCODERS:
         raise ConfigError(f"encoder.name: unknown encoder {encoder_cfg.name!r}; valid: "

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import time
 from pathlib import Path
 
@@ -67,7 +66,7 @@ from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, s
 from .config import to_dict
 from .device import autocast, resolve_device
 from .io import atomic_write_text
-from .run_log import RunLogger, read_metrics
+from .run_log import RunLogger, truncate_metrics
 from .schedule import set_lr, step_lr
 from .trainer import build_optimizer
 
@@ -229,14 +228,7 @@ class FineTuner:
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
         restore_rng_state(state["rng"])
-        self._truncate_metrics()
-
-    def _truncate_metrics(self) -> None:
-        """Drop log lines written after the checkpoint (an epoch cut short by a crash)."""
-        path = self.run_dir / "metrics.jsonl"
-        if path.exists():
-            kept = [r for r in read_metrics(self.run_dir) if r["step"] <= self.step]
-            atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+        truncate_metrics(self.run_dir, self.step)
 
     # -- training ---------------------------------------------------------------------------
     def train_epoch(self, lr: float) -> dict[str, float]:

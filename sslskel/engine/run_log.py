@@ -58,3 +58,13 @@ class RunLogger:
 def read_metrics(run_dir: str | Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def truncate_metrics(run_dir: str | Path, step: int) -> None:
+    """On resume: drop records logged after `step` (an epoch cut short by a crash)."""
+    from .io import atomic_write_text
+
+    path = Path(run_dir) / "metrics.jsonl"
+    if path.exists():
+        kept = [r for r in read_metrics(run_dir) if r["step"] <= step]
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))

@@ -12,7 +12,6 @@ Example (see pretrain/run.py for the full set-up):
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -22,12 +21,11 @@ from tqdm import tqdm
 from ..data.build import build_transform
 from ..data.container import SkeletonData
 from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
-from .io import atomic_write_text
 from ..methods.base import Progress
 from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from .config import to_dict
 from .device import autocast, resolve_device, to_device
-from .run_log import RunLogger, read_metrics
+from .run_log import RunLogger, truncate_metrics
 from .schedule import set_lr, step_lr
 
 
@@ -88,14 +86,7 @@ class PretrainTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.step = state["epoch"], state["step"]
         restore_rng_state(state["rng"])
-        self._truncate_metrics()
-
-    def _truncate_metrics(self) -> None:
-        """Drop log lines written after the checkpoint (an epoch cut short by a crash)."""
-        path = self.run_dir / "metrics.jsonl"
-        if path.exists():
-            kept = [r for r in read_metrics(self.run_dir) if r["step"] <= self.step]
-            atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+        truncate_metrics(self.run_dir, self.step)
 
     # -- loop -------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> dict:

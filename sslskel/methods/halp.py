@@ -56,6 +56,8 @@ class HaLP(MoCo):
         self.register_buffer("prototypes", torch.zeros(h.num_prototypes, cfg.moco.feature_dim))
         self.register_buffer("prototypes_step", torch.tensor(-1, dtype=torch.long))
         self._queue_full = False  # cache of a fact that never turns false, to skip a sync
+        self._refresh_ms = None  # latest refresh time, logged with every record (refreshes
+        #                          fall on logging steps only by chance)
 
     def mu_at(self, epoch: int) -> float:
         return self.halp_cfg.mu if epoch >= self.halp_cfg.start_epoch else 0.0
@@ -94,7 +96,9 @@ class HaLP(MoCo):
             return q.new_zeros(()), logs
         last = int(self.prototypes_step)
         if last < 0 or progress.step - last >= h.refresh_every:
-            logs["halp/prototype_refresh_ms"] = torch.tensor(1000.0 * self.refresh_prototypes(progress.step))
+            self._refresh_ms = torch.tensor(1000.0 * self.refresh_prototypes(progress.step))
+        if self._refresh_ms is not None:
+            logs["halp/prototype_refresh_ms"] = self._refresh_ms
         hallucinated = hallucinate_positives(k, self.prototypes, h.num_positives, h.lam,
                                              generator=self._generator(k.device, progress.step, 2))
         keep = apply_filter(h.filter, hallucinated, q.detach(), k, self.prototypes)

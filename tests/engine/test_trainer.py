@@ -1,7 +1,5 @@
 """End-to-end pretraining on tiny data: run directory contents, exact resume, interrupts."""
 
-import json
-
 import pytest
 import torch
 
@@ -79,3 +77,12 @@ def test_interrupt_keeps_the_last_good_checkpoint(tiny_config, tmp_path, monkeyp
 def test_too_small_training_split_is_a_clear_error(tiny_config):
     with pytest.raises(ValueError, match="fewer than optim.batch_size=64"):
         run_pretraining(tiny_config("optim.batch_size=64"))
+
+
+@pytest.mark.parametrize("encoder, args", [("stgcn", "{hidden_channels: 4, hidden_dim: 16}"),
+                                           ("ctrgcn", "{base_channels: 8}")])
+def test_graph_encoders_pretrain_with_moco(tiny_config, encoder, args):
+    cfg = tiny_config(f"encoder.name={encoder}", f"encoder.args={args}", "optim.epochs=1",
+                      "run.knn_every=0")
+    _, summary = run_pretraining(cfg)
+    assert summary["steps"] == 3 and summary["epoch/loss"] > 0
