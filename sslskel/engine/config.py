@@ -303,15 +303,12 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *,
 
 def check_encoder_args(encoder_cfg: EncoderConfig) -> None:
     """Fail at start-up when `encoder.args` names an argument the encoder does not take."""
-    from ..models import ENCODERS
+    from ..models import ENCODERS, encoder_class
 
     if encoder_cfg.name not in ENCODERS:
         raise ConfigError(f"encoder.name: unknown encoder {encoder_cfg.name!r}; valid: "
                           f"{', '.join(sorted(ENCODERS))}")
-    import importlib
-
-    module_name, class_name = ENCODERS[encoder_cfg.name]
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = encoder_class(encoder_cfg.name)
     params = inspect.signature(cls.__init__).parameters
     valid = [p for p in params if p != "self"]
     reserved = {"layout", "in_channels", "num_persons"}  # set from the data section

@@ -48,7 +48,6 @@ Example (see semi_sup/run.py for the protocols and SkeletonGCL):
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import time
 from pathlib import Path
@@ -62,6 +61,8 @@ from tqdm import tqdm
 from ..data.build import build_transform
 from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
 from ..data.layouts import get_layout
+from ..methods.gcl import GraphContrast, average_graphs
+from ..models import encoder_class
 from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from .config import to_dict
 from .device import autocast, resolve_device
@@ -72,16 +73,6 @@ from .trainer import build_optimizer
 
 
 # --------------------------------------------------------------------------- graphs & GCL
-
-def encoder_class(name: str) -> type:
-    """The encoder class registered under `name` (imported, not instantiated)."""
-    from ..models import ENCODERS
-
-    if name not in ENCODERS:
-        raise ValueError(f"encoder.name: unknown encoder {name!r}; valid: {', '.join(sorted(ENCODERS))}")
-    module_name, class_name = ENCODERS[name]
-    return getattr(importlib.import_module(module_name), class_name)
-
 
 def returns_graphs(encoder: nn.Module | type) -> bool:
     """Whether the encoder's (or encoder class's) forward takes `return_graphs`."""
@@ -111,8 +102,6 @@ def build_graph_contrast(cfg, encoder: nn.Module, train_data, seed: int | None =
     P (instance slots per class) is capped at the smallest training class size; the message
     is kept in `.cap_message` (finetune prints and logs it).
     """
-    from ..methods.gcl import GraphContrast
-
     g = cfg.gcl
     if g.contrast == "graph":
         require_graphs(encoder)
@@ -143,10 +132,7 @@ def predict(encoder: nn.Module, classifier: nn.Module, loader, device: torch.dev
         with autocast(device, amp):
             if graphs:
                 feats, g = encoder(x, lengths, return_graphs=True)
-                n = x.shape[0]
-                # (N*M, K, C, V, V) -> mean over persons and channels -> (N, K*V*V)
-                g = g.float().reshape(n, -1, *g.shape[1:]).mean(dim=(1, 3))
-                flat.append(g.reshape(n, -1).cpu())
+                flat.append(average_graphs(g.float(), g.shape[0] // x.shape[0]).cpu())
             else:
                 feats = encoder(x, lengths)
             logits = classifier(feats.float())

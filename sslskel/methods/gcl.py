@@ -79,6 +79,13 @@ CONTRASTS = ("graph", "feature")
 
 # --------------------------------------------------------------------------- projection heads
 
+def average_graphs(graphs: torch.Tensor, num_persons: int) -> torch.Tensor:
+    """(N*M, K, C, V, V) -> mean over persons and channels, flattened -> (N, K*V*V)."""
+    n = graphs.shape[0] // num_persons
+    per_sample = graphs.reshape(n, num_persons, *graphs.shape[1:])
+    return per_sample.mean(dim=(1, 3)).reshape(n, -1)
+
+
 class GraphProjectionHead(nn.Module):
     """(N*M, K, C, V, V) refinement graphs -> (N, dim) unit vectors (paper Sec. 3.2, App. 6.1)."""
 
@@ -98,9 +105,7 @@ class GraphProjectionHead(nn.Module):
             raise DataFormatError("GraphProjectionHead", "num_persons",
                                   f"a positive divisor of the graphs' first dimension "
                                   f"{graphs.shape[0]}", str(num_persons))
-        n = graphs.shape[0] // num_persons
-        per_sample = graphs.reshape(n, num_persons, k, graphs.shape[2], v, v)
-        return per_sample.mean(dim=(1, 3)).reshape(n, k * v * v)
+        return average_graphs(graphs, num_persons)
 
     def forward(self, graphs: torch.Tensor, num_persons: int = 1) -> torch.Tensor:
         flat = self.flatten_graphs(graphs, num_persons)

@@ -24,8 +24,13 @@ ENCODERS = {
 }
 
 
-def build_encoder(name: str, **kwargs) -> nn.Module:
+def encoder_class(name: str) -> type:
+    """The encoder class registered under `name` (imported, not instantiated)."""
     if name not in ENCODERS:
         raise KeyError(f"unknown encoder {name!r}; valid: {sorted(ENCODERS)}")
     module_name, class_name = ENCODERS[name]
-    return getattr(importlib.import_module(module_name), class_name)(**kwargs)
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def build_encoder(name: str, **kwargs) -> nn.Module:
+    return encoder_class(name)(**kwargs)
