@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from sslskel.data.build import load_data
 from sslskel.engine.checkpoint import seed_everything
@@ -186,3 +187,16 @@ def test_graph_distances_average_over_seeds_ignoring_empty_groups():
     assert d == {"wrong_dist_own": 4.0, "correct_dist_own": 2.0}
     results[1]["graph_distances"]["wrong_dist_own"] = float("nan")
     assert np.isnan(summarize(results)[0]["graph_distances"]["wrong_dist_own"])
+
+
+def test_run_semi_applies_the_run_section(tiny_semi, tmp_path):
+    """run.threads must reach torch: semi_sup/run.py once ignored it, and two processes on two
+    cores, each with a thread per core, ran 13x slower than with run.threads=1."""
+    cfg, train, val = tiny_semi
+    before = torch.get_num_threads()
+    cfg.run.threads = before + 1
+    try:
+        run_semi(cfg, make_encoder(cfg), train, val, tmp_path / "p", fractions=[0.25], seeds=1, progress=False)
+        assert torch.get_num_threads() == before + 1
+    finally:
+        torch.set_num_threads(before)
