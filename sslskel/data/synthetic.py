@@ -11,10 +11,14 @@ What varies, as in NTU RGB+D 60:
   fast clap) or the number of repetitions (jump once vs three times); two-person actions
   (handshake, push, hug, high five) have a second body, the others a zero second body;
 - subjects: size and proportions (bone lengths), amplitude (overall and per class), tempo and
-  resting posture; per performance a random monotone time warp, a low-frequency "fidget" of
-  every joint angle, a slow drift of the heading (up to +-25 deg) and, in 70 % of them, an
-  unrelated arm movement (scratching, adjusting clothes) at a random time; the partner in a
-  two-person action is another subject with its own bones (`style_scale` scales all of it);
+  resting posture (`style_scale`), and each subject's own manner of every action: a gain on
+  each joint angle the action moves and an offset of the other joint angles while it is under
+  way (`manner_scale`; `sample_manners`), shared by the subject's replications and cameras;
+- performances: a random monotone time warp and the subject's tempo (`timing_scale`), a
+  low-frequency "fidget" of every joint angle and a slow drift of the heading (up to
+  +-12 deg) (`performance_scale`), and in half of them an unrelated arm movement (scratching,
+  adjusting clothes) at a random time (`distraction_prob`); the partner in a two-person action
+  is another subject with its own bones and manner;
 - 2 replications per (subject, action): the subject faces camera 1 in the first and camera 3
   in the second, as NTU asked its performers to do;
 - 3 Kinect-like cameras (azimuth -45, 0, +45 degrees, different heights and distances, all
@@ -23,7 +27,7 @@ What varies, as in NTU RGB+D 60:
 - sensor noise: white noise growing with depth, plus smooth drift on joints the camera cannot
   see (behind the torso), which is what makes the camera matter after pre-normalisation;
   occasional tracking dropouts (a limb or the whole body 1 zero for 2-8 frames);
-- idle frames before and after the action; 30-150 frames per sample.
+- 2-50 idle frames before and after the action; 30-150 frames per sample.
 
 Names are `S001CcccPpppRrrrAaaa` (camera 1-3, performer = subject, replication 1-2, action =
 label + 1), so `ntu_meta_from_names` and the official NTU split rules apply: `xsub` trains on
@@ -85,7 +89,7 @@ from .kinematics import forward_kinematics, rotation_y, sample_bone_offsets
 from .prenorm import pre_normalize
 from .splits import ntu_split_mask
 
-GENERATOR_VERSION = 2  # bump when the generated data changes, so old caches are not reused
+GENERATOR_VERSION = 3  # bump when the generated data changes, so old caches are not reused
 FPS = 30.0
 BENCHMARKS = ("xsub", "xview")
 
@@ -108,15 +112,18 @@ class SyntheticConfig:
     seed: int = 0
     min_frames: int = 30
     max_frames: int = 150
-    idle_frames: tuple[int, int] = (2, 20)  # range of idle frames before and after the action
+    idle_frames: tuple[int, int] = (2, 50)  # range of idle frames before and after the action
     noise_std: float = 0.008  # metres of white sensor noise at 3 m depth
     occlusion_noise_std: float = 0.04  # metres of smooth drift on joints hidden from the camera
     dropout_prob: float = 0.15  # chance that a sample has one tracking dropout
     camera_azimuths_deg: tuple[float, ...] = (-45.0, 0.0, 45.0)
     camera_heights: tuple[float, ...] = (1.0, 0.8, 1.25)  # metres above the floor
     camera_distances: tuple[float, ...] = (3.0, 2.8, 3.2)  # metres to the stage centre
-    style_scale: float = 0.6  # scales all subject-style, fidget and timing variation
-    distraction_prob: float = 0.2  # chance of an unrelated arm movement in a performance
+    style_scale: float = 1.0  # scales subject posture and amplitude variation
+    manner_scale: float = 0.7  # scales how differently each subject performs each action
+    performance_scale: float = 0.6  # scales per-performance fidgets and heading drift
+    timing_scale: float = 1.5  # scales subject tempo and the per-performance time warp
+    distraction_prob: float = 0.5  # chance of an unrelated arm movement in a performance
 
     def __post_init__(self):
         if not 1 <= self.num_classes <= len(ACTIONS):
@@ -531,7 +538,7 @@ class Subjects:
     posture: np.ndarray  # (S, 25, 3) resting joint angles
 
 
-def sample_subjects(rng: np.random.Generator, num: int, style: float) -> Subjects:
+def sample_subjects(rng: np.random.Generator, num: int, style: float, timing: float) -> Subjects:
     posture = np.zeros((num, K.NUM_JOINTS, 3))
     for side, sh, el, hip in ((1, K.LEFT_ELBOW, K.LEFT_WRIST, K.LEFT_KNEE),
                               (-1, K.RIGHT_ELBOW, K.RIGHT_WRIST, K.RIGHT_KNEE)):
@@ -544,7 +551,7 @@ def sample_subjects(rng: np.random.Generator, num: int, style: float) -> Subject
     return Subjects(
         offsets=sample_bone_offsets(rng, num),
         amplitude=1.0 + style * rng.uniform(-0.22, 0.18, num),
-        tempo=np.exp(style * rng.uniform(np.log(0.75), np.log(1.35), num)),
+        tempo=np.exp(timing * rng.uniform(np.log(0.75), np.log(1.35), num)),
         posture=posture * style,
     )
 
@@ -624,6 +631,40 @@ def distractions(rng: np.random.Generator, n: int, t: int, prob: float) -> Motio
     return m
 
 
+def sample_manners(rng: np.random.Generator, num_subjects: int, num_classes: int,
+                   scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each subject's own manner of each action, (S, C, 25, 3) each: a log-normal gain on
+    every joint angle the action moves (sigma 0.3 * scale: more elbow and less shoulder, a
+    lower kick) and an offset of every joint angle but the root (sigma 12 deg * scale: a
+    leaning torso, the other arm held differently) while the action is under way.
+
+    This is the variation that makes cross-subject recognition hard on NTU: shared by all
+    replications and cameras of a (subject, action), so it is not a cue that tells one clip
+    from another (which would give instance discrimination a shortcut), but it is new for
+    every test subject, so matching a test clip to its nearest training clip fails."""
+    shape = (num_subjects, num_classes, K.NUM_JOINTS, 3)
+    gain = np.exp(scale * 0.3 * rng.standard_normal(shape))
+    offset = scale * deg(12) * rng.standard_normal(shape)
+    offset[:, :, K.SPINE_BASE] = 0.0
+    return gain, offset
+
+
+def apply_manner(angles: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Action joint angles (n, T, 25, 3) in a manner (gain, offset: (n, 25, 3) each). The
+    offset follows the action's activity (its largest joint angle, as a fraction of the
+    sample's peak), so idle frames before and after the action are left as they were.
+
+    Example:
+        >>> a = np.zeros((1, 4, 25, 3)); a[0, 1:3, 5, 0] = [0.5, 1.0]
+        >>> out = apply_manner(a, np.full((1, 25, 3), 2.0), np.full((1, 25, 3), 0.1))
+        >>> out[0, :, 5, 0].round(2).tolist(), out[0, :, 7, 1].round(2).tolist()
+        ([0.0, 1.05, 2.1, 0.0], [0.0, 0.05, 0.1, 0.0])
+    """
+    activity = np.abs(angles).max(axis=(2, 3))  # (n, T)
+    activity = activity / np.maximum(activity.max(1, keepdims=True), 1e-9)
+    return angles * gain[:, None] + activity[..., None, None] * offset[:, None]
+
+
 def action_motions(cfg: SyntheticConfig, perf: Performances, subjects: Subjects, t: int,
                    rng: np.random.Generator) -> tuple[Motion, Motion]:
     """Motion deltas of body 1 and body 2 for every performance, built class by class."""
@@ -631,7 +672,7 @@ def action_motions(cfg: SyntheticConfig, perf: Performances, subjects: Subjects,
     body1, body2 = Motion(p, t), Motion(p, t)
     frames = np.arange(t)[None, :]
     phase_of_action = time_warp(np.clip((frames - perf.start[:, None]) / perf.duration[:, None], 0.0, 1.0),
-                                cfg.style_scale, rng)
+                                cfg.timing_scale, rng)
     # a subject's own way of doing each class, then this performance's variation
     own_style = rng.uniform(0.8, 1.2, (cfg.num_subjects, cfg.num_classes)) ** cfg.style_scale
     amp = (subjects.amplitude[perf.subject] * own_style[perf.subject, perf.action]
@@ -639,6 +680,7 @@ def action_motions(cfg: SyntheticConfig, perf: Performances, subjects: Subjects,
     rand_phase = rng.uniform(0, 2 * np.pi, (p, 1))
     lead = rng.choice([-1.0, 1.0], (p, 1))
     reps = rng.uniform(0, 1, (p, 1))
+    gain, offset = sample_manners(rng, cfg.num_subjects, cfg.num_classes, cfg.manner_scale)
     for label in range(cfg.num_classes):
         idx = np.flatnonzero(perf.action == label)
         ctx = ActionContext(phase_of_action[idx], amp[idx], rand_phase[idx], lead[idx], reps[idx])
@@ -647,7 +689,8 @@ def action_motions(cfg: SyntheticConfig, perf: Performances, subjects: Subjects,
         for target, m in ((body1, first), (body2, second)):
             if m is None:
                 continue
-            target.angles[idx] = m.angles
+            who = perf.subject[idx] if target is body1 else perf.partner[idx]
+            target.angles[idx] = apply_manner(m.angles, gain[who, label], offset[who, label])
             target.disp[idx] = m.disp
             target.yaw[idx] = m.yaw
             target.lift[idx] = m.lift
@@ -674,7 +717,7 @@ def pose_bodies(offsets, angles, disp, yaw, lift, facing, position) -> np.ndarra
 
 def build_stage_motion(cfg: SyntheticConfig, rng: np.random.Generator):
     """All performances in the stage frame: joints (P, T, 25, 2 bodies, 3), the plan, the subjects."""
-    subjects = sample_subjects(rng, cfg.num_subjects, cfg.style_scale)
+    subjects = sample_subjects(rng, cfg.num_subjects, cfg.style_scale, cfg.timing_scale)
     perf = plan_performances(cfg, subjects, rng)
     p, t = len(perf.subject), cfg.max_frames
     body1, body2 = action_motions(cfg, perf, subjects, t, rng)
@@ -692,9 +735,9 @@ def build_stage_motion(cfg: SyntheticConfig, rng: np.random.Generator):
         rows = np.arange(p) if b == 0 else np.flatnonzero(two)
         if len(rows) == 0:
             continue
-        base = subjects.posture[who[rows]][:, None] + fidget(rng, len(rows), t, cfg.style_scale * deg(9))
+        base = subjects.posture[who[rows]][:, None] + fidget(rng, len(rows), t, cfg.performance_scale * deg(9))
         base += distractions(rng, len(rows), t, cfg.distraction_prob).angles
-        drift = cfg.style_scale * deg(rng.uniform(-20, 20, (len(rows), 1))) * np.linspace(0, 1, t)[None]
+        drift = cfg.performance_scale * deg(rng.uniform(-20, 20, (len(rows), 1))) * np.linspace(0, 1, t)[None]
         joints[rows, :, :, b] = pose_bodies(
             subjects.offsets[who[rows]], base + m.angles[rows], m.disp[rows], m.yaw[rows] + drift,
             m.lift[rows], yaw[rows], pos[rows])

@@ -125,7 +125,10 @@ def test_camera_space_is_realistic(tiny):
     assert np.all(np.abs(centre[:, 0]) < 1.0) and np.all(np.abs(centre[:, 1]) < 0.6)
     head_above_feet = tiny.data[:, 1, 0, 3, 0] - tiny.data[:, 1, 0, 15, 0]
     live = (tiny.data[:, :, 0, [3, 15], 0] != 0).all((1, 2))
-    assert np.all((head_above_feet[live] > 1.0) & (head_above_feet[live] < 2.0))
+    # standing: 1.4-1.9 m; "stand up" starts seated, leaning forward in some manners: ~1 m
+    seated = np.array(S.ACTION_NAMES)[tiny.labels] == "stand up"
+    assert np.all(head_above_feet[live & ~seated] > 1.3) and np.all(head_above_feet[live] < 2.0)
+    assert np.all(head_above_feet[live & seated] > 0.85)
 
 
 def test_second_body_only_for_two_person_actions(tiny):
@@ -261,3 +264,25 @@ def test_raw_skeleton_files_round_trip(tiny, tmp_path):
         assert len(raw.body_ids) == (2 if i == 1 else 1)
         for m in range(len(raw.body_ids)):
             np.testing.assert_allclose(raw.xyz[m], x[..., m].transpose(1, 2, 0), atol=1e-6)
+
+
+def test_apply_manner_matches_a_plain_loop_and_leaves_idle_frames():
+    rng = np.random.default_rng(3)
+    angles = np.zeros((2, 10, 25, 3))
+    angles[:, 3:7] = rng.normal(size=(2, 4, 25, 3))  # the action: frames 3-6
+    gain, offset = S.sample_manners(rng, 4, 5, scale=1.0)
+    g, o = gain[[1, 3], 2], offset[[1, 3], 2]
+    out = S.apply_manner(angles, g, o)
+    for n in range(2):
+        peak = max(np.abs(angles[n, t]).max() for t in range(10))
+        for t in range(10):
+            activity = np.abs(angles[n, t]).max() / peak
+            np.testing.assert_allclose(out[n, t], angles[n, t] * g[n] + activity * o[n], atol=1e-12)
+    assert not out[:, :3].any() and not out[:, 7:].any()  # idle frames untouched
+    assert not np.allclose(out, angles)
+    assert (o[:, 0] == 0).all()  # the root is never offset
+
+
+def test_manner_scale_zero_is_the_plain_action():
+    gain, offset = S.sample_manners(np.random.default_rng(0), 3, 4, scale=0.0)
+    assert (gain == 1).all() and not offset.any()
