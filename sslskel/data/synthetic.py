@@ -12,8 +12,9 @@ What varies, as in NTU RGB+D 60:
   (handshake, push, hug, high five) have a second body, the others a zero second body;
 - subjects: size and proportions (bone lengths), amplitude (overall and per class), tempo and
   resting posture (`style_scale`), and each subject's own manner of every action: a gain on
-  each joint angle the action moves and an offset of the other joint angles while it is under
-  way (`manner_scale`; `sample_manners`), shared by the subject's replications and cameras;
+  each joint angle the action moves and an offset of every joint angle but the root while it
+  is under way (`manner_scale`; `sample_manners`), shared by the subject's replications and
+  cameras;
 - performances: a random monotone time warp and the subject's tempo (`timing_scale`), a
   low-frequency "fidget" of every joint angle and a slow drift of the heading (up to
   +-12 deg) (`performance_scale`), and in half of them an unrelated arm movement (scratching,

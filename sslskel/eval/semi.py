@@ -120,7 +120,7 @@ def run_semi(cfg, make_encoder: Callable[[int], torch.nn.Module], train_data, va
     sampling = sampling or cfg.finetune.sampling
     if seeds < 1:
         raise ValueError(f"seeds: expected at least 1; got {seeds}")
-    apply_run_settings(cfg.run)  # run.threads: two busy cores with one thread too many ran 13x slower
+    apply_run_settings(cfg.run)  # run.threads: two busy cores with one thread too many ran ~8x slower
     out_dir = Path(out_dir)
     results = []
     for fraction in fractions:

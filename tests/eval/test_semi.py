@@ -191,7 +191,7 @@ def test_graph_distances_average_over_seeds_ignoring_empty_groups():
 
 def test_run_semi_applies_the_run_section(tiny_semi, tmp_path):
     """run.threads must reach torch: semi_sup/run.py once ignored it, and two processes on two
-    cores, each with a thread per core, ran 13x slower than with run.threads=1."""
+    cores, each with a thread per core, ran ~8x slower than with run.threads=1."""
     cfg, train, val = tiny_semi
     before = torch.get_num_threads()
     cfg.run.threads = before + 1
