@@ -40,6 +40,40 @@ def scores(results: dict) -> dict:
     return out
 
 
+def run_study(config_dir: Path, methods: list[str], seeds: list[int], overrides: list[str] = (),
+              random_init: bool = True, log=print) -> dict:
+    """Pretrain and evaluate every (method, seed); {"summary": mean/std per method, "runs": ...}."""
+    per_run = {}
+    for seed in seeds:
+        for method in methods:
+            cfg = load_config(Path(config_dir) / f"{method}.yaml",
+                              [f"method={method}", f"run.seed={seed}", f"linear.seed={seed}",
+                               "run.progress=false", *overrides])
+            start = time.perf_counter()
+            run_dir, summary = run_pretraining(cfg)
+            pretrain_s = time.perf_counter() - start
+            cfg, encoder, _ = load_run_encoder(run_dir=run_dir)
+            results = evaluate(cfg, encoder, progress=False)
+            atomic_write_json(run_dir / "eval_linear.json", results["linear"])
+            per_run[f"{method}/seed{seed}"] = {"run_dir": str(run_dir), "pretrain_seconds": pretrain_s,
+                                              "summary": summary, **scores(results)}
+            log(json.dumps({f"{method}/seed{seed}": per_run[f"{method}/seed{seed}"]}))
+        if random_init:
+            cfg, encoder, _ = load_run_encoder(run_dir=run_dir, random_init=True)
+            results = evaluate(cfg, encoder, progress=False)
+            per_run[f"random_init/seed{seed}"] = scores(results)
+            log(json.dumps({f"random_init/seed{seed}": per_run[f"random_init/seed{seed}"]}))
+
+    summary = {}
+    for name in methods + (["random_init"] if random_init else []):
+        runs = [v for k, v in per_run.items() if k.startswith(name + "/")]
+        summary[name] = {metric: spread([r[metric] for r in runs])
+                         for metric in runs[0] if metric.startswith(("linear", "knn"))}
+        if name != "random_init":
+            summary[name]["pretrain_seconds"] = spread([r["pretrain_seconds"] for r in runs])
+    return {"seeds": seeds, "overrides": list(overrides), "summary": summary, "runs": per_run}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", default="moco,halp")
@@ -51,36 +85,8 @@ def main() -> None:
     args = parser.parse_args()
     methods = [m for m in args.methods.split(",") if m]
     seeds = [int(s) for s in args.seeds.split(",") if s]
-
-    per_run = {}
-    for seed in seeds:
-        for method in methods:
-            cfg = load_config(args.config_dir / f"{method}.yaml",
-                              [f"method={method}", f"run.seed={seed}", f"linear.seed={seed}",
-                               "run.progress=false", *args.overrides])
-            start = time.perf_counter()
-            run_dir, summary = run_pretraining(cfg)
-            pretrain_s = time.perf_counter() - start
-            cfg, encoder, _ = load_run_encoder(run_dir=run_dir)
-            results = evaluate(cfg, encoder, progress=False)
-            atomic_write_json(run_dir / "eval_linear.json", results["linear"])
-            per_run[f"{method}/seed{seed}"] = {"run_dir": str(run_dir), "pretrain_seconds": pretrain_s,
-                                              "summary": summary, **scores(results)}
-            print(json.dumps({f"{method}/seed{seed}": per_run[f"{method}/seed{seed}"]}), flush=True)
-        if not args.no_random:
-            cfg, encoder, _ = load_run_encoder(run_dir=run_dir, random_init=True)
-            results = evaluate(cfg, encoder, progress=False)
-            per_run[f"random_init/seed{seed}"] = scores(results)
-            print(json.dumps({f"random_init/seed{seed}": per_run[f"random_init/seed{seed}"]}), flush=True)
-
-    summary = {}
-    for name in methods + ([] if args.no_random else ["random_init"]):
-        runs = [v for k, v in per_run.items() if k.startswith(name + "/")]
-        summary[name] = {metric: spread([r[metric] for r in runs])
-                         for metric in runs[0] if metric.startswith(("linear", "knn"))}
-        if name != "random_init":
-            summary[name]["pretrain_seconds"] = spread([r["pretrain_seconds"] for r in runs])
-    result = {"seeds": seeds, "overrides": args.overrides, "summary": summary, "runs": per_run}
+    result = run_study(args.config_dir, methods, seeds, args.overrides, random_init=not args.no_random,
+                       log=lambda line: print(line, flush=True))
     atomic_write_json(args.out, result)
     print(json.dumps(result["summary"], indent=2))
 

@@ -5,20 +5,30 @@ read back through the same CMD-layout reader as real data.
 
 Example:
     >>> from sslskel.engine.config import DataConfig
-    >>> t = build_transform(DataConfig(modality="bone"), train=False)
+    >>> t = build_transform(DataConfig(modality="bone", layout="ntu25"), train=False)
     >>> type(t).__name__
     'Compose'
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from .container import SkeletonData
 from .layouts import get_layout
+from .normalize import check_prenormalized, normalize_skeletons, resolve_mode
 from .transforms import Compose, ToModality, build_transform as build_preset
 
 
 def load_data(data_cfg, split: str) -> SkeletonData:
-    """The `split` ('train' or 'val') of the configured data, checked to be non-empty."""
+    """The `split` ('train' or 'val') of the configured data, normalised, checked to be non-empty.
+
+    `data.layout: auto` and `data.normalize: auto` are resolved here, in `data_cfg` itself, to
+    what the data is and what was applied, so a run's saved config records them and every
+    later evaluation of the run reads its data the same way.
+    """
     from .readers import load_split
 
     if data_cfg.path is None:
@@ -32,19 +42,80 @@ def load_data(data_cfg, split: str) -> SkeletonData:
     else:
         data = load_split(data_cfg.path, split, benchmark=data_cfg.benchmark,
                           file_format=data_cfg.format)
+    if data_cfg.layout == "auto":
+        data_cfg.layout = data.layout
+    data = _adopt_layout(data, data_cfg.layout)
     if data.layout != data_cfg.layout:
         raise ValueError(f"{data.source}: data.layout: the config says {data_cfg.layout!r} but the "
-                         f"data is {data.layout!r}; set data.layout={data.layout}")
+                         f"data is {data.layout!r}; set data.layout={data.layout} (or auto)")
+    checked = data_cfg.normalize == "auto"
+    data_cfg.normalize = resolve_mode(data_cfg.normalize, data.file_format)
+    data = apply_normalization(data, data_cfg.normalize, checked=checked)
     return data.require_nonempty(split)
+
+
+def resolve_layout(data_cfg, data: SkeletonData) -> None:
+    """`data.layout: auto` -> the layout of `data` (for code given data it did not load itself)."""
+    if data_cfg.layout == "auto":
+        data_cfg.layout = data.layout
+
+
+# arrays up to this size are normalised once, in memory; bigger ones sample by sample
+EAGER_BYTES = 512 * 2**20
+
+
+def _adopt_layout(data: SkeletonData, wanted: str) -> SkeletonData:
+    """Array formats only give a joint count: take the config's layout if the count fits."""
+    from .readers import FORMATS_WITH_LAYOUT
+
+    if (data.file_format not in FORMATS_WITH_LAYOUT and data.layout != wanted
+            and get_layout(wanted).num_joints == get_layout(data.layout).num_joints):
+        return replace(data, layout=wanted, index=data.index)
+    return data
+
+
+class SampleNormalizer:
+    """One (C, T, V, M) sample at a time; a class, not a closure, so spawned loader workers
+    can pickle it."""
+
+    def __init__(self, layout, mode: str):
+        self.layout, self.mode = layout, mode
+
+    def __call__(self, x: np.ndarray, num_frames: int) -> np.ndarray:
+        return normalize_skeletons(x[None], np.array([num_frames]), self.layout, self.mode)[0]
+
+
+def apply_normalization(data: SkeletonData, mode: str, checked: bool = False) -> SkeletonData:
+    """`data` normalised by `mode` (sslskel.data.normalize): in memory at once, memory maps
+    sample by sample as they are read. `checked`: warn if files taken as pre-normalised
+    do not look it."""
+    if mode == "none":
+        if checked:
+            check_prenormalized(data, data.file_format)
+        return replace(data, normalization="none", index=data.index)
+    if data.shape[0] != 3:
+        raise ValueError(f"{data.source}: data.normalize={mode} needs 3-D coordinates (C = 3); "
+                         f"the data has C = {data.shape[0]}: set data.normalize=none")
+    layout = get_layout(data.layout)
+    if isinstance(data.data, np.memmap) or data.index is not None or data.data.nbytes > EAGER_BYTES:
+        return replace(data, normalization=mode, sample_normalizer=SampleNormalizer(layout, mode),
+                       index=data.index)
+    array = normalize_skeletons(data.data, data.num_frames, layout, mode)
+    return replace(data, data=array, normalization=mode, index=data.index)
 
 
 def build_transform(data_cfg, train: bool, preset: str | None = None, eval_ratio: float = 0.95):
     """Augmentation preset (train) or centre crop (eval), then the modality conversion."""
+    if data_cfg.layout == "auto":
+        raise ValueError("data.layout is 'auto': load_data resolves it; call it before build_transform")
     layout = get_layout(data_cfg.layout)
     if train:
-        steps = [build_preset(preset or data_cfg.augment, frames=data_cfg.frames)]
+        name = preset or data_cfg.augment
+        # data.augment_args tune the pretraining preset; other presets (linear, fine-tune) take none
+        args = data_cfg.augment_args if name == data_cfg.augment else {}
+        steps = [build_preset(name, frames=data_cfg.frames, layout=layout, **args)]
     else:
-        steps = [build_preset("eval_crop", frames=data_cfg.frames, ratio=eval_ratio)]
+        steps = [build_preset("eval_crop", frames=data_cfg.frames, ratio=eval_ratio, layout=layout)]
     if data_cfg.modality != "joint":
         steps.append(ToModality(data_cfg.modality, layout))
     return Compose(steps)

@@ -82,6 +82,10 @@ class SkeletonData:
     source: str = ""  # file or directory the data came from, for error messages
     index: np.ndarray | None = None  # rows of `data` this view exposes; None = all
     num_classes: int | None = None  # kept across subsets so a split missing a class still knows the total
+    file_format: str = ""  # the reader that made it (sslskel.data.readers.FILE_FORMATS)
+    normalization: str = "none"  # what `sslskel.data.normalize` applied (prenorm, center, none)
+    # per-sample normalisation of memory-mapped data, applied by `sample` (None: nothing to do)
+    sample_normalizer: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self.num_frames = np.asarray(self.num_frames, dtype=np.int64)
@@ -125,6 +129,8 @@ class SkeletonData:
     def sample(self, i: int) -> np.ndarray:
         """Sample i as a float32 (C, T, V, M) copy; raises if it holds NaN or inf."""
         x = np.array(self.data[self.row(i)], dtype=np.float32)
+        if self.sample_normalizer is not None:
+            x = self.sample_normalizer(x, int(self.num_frames[i]))
         self._bytes_read = getattr(self, "_bytes_read", 0) + x.nbytes
         if self._bytes_read >= RELEASE_EVERY_BYTES:
             release_mapped_pages(self.data)

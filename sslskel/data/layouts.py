@@ -28,6 +28,10 @@ class SkeletonLayout:
     center: int
     # joint the graph networks (ST-GCN, CTR-GCN) use as the root of spatial partitioning
     graph_center: int
+    # pre-normalisation axes: spine[0] -> spine[1] is turned onto +z, then the shoulder line
+    # shoulders[0] (right) - shoulders[1] (left) onto +x (2s-AGCN's joints on NTU)
+    spine: tuple[int, int] = (0, 1)
+    shoulders: tuple[int, int] = (8, 4)
 
     @property
     def num_joints(self) -> int:
@@ -70,8 +74,12 @@ NTU25 = SkeletonLayout(
     ]),
     center=1,
     graph_center=20,
+    spine=(0, 1),
+    shoulders=(8, 4),
 )
 
+# Kinect v1 skeletons come in three joint orders; each dataset's is its own layout.
+# The Kinect SDK order (NW-UCLA, and the order most Kinect v1 sets use)
 UCLA20 = SkeletonLayout(
     name="ucla20",
     joint_names=(
@@ -91,9 +99,59 @@ UCLA20 = SkeletonLayout(
     ]),
     center=1,
     graph_center=2,
+    spine=(0, 1),  # hip centre -> spine
+    shoulders=(8, 4),
 )
 
-LAYOUTS = {layout.name: layout for layout in (NTU25, UCLA20)}
+# UTD-MHAD: the Kinect SDK joints with the trunk listed head-first
+UTD20 = SkeletonLayout(
+    name="utd20",
+    joint_names=(
+        "head", "shoulder_center", "spine", "hip_center",
+        "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+        "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+        "left_hip", "left_knee", "left_ankle", "left_foot",
+        "right_hip", "right_knee", "right_ankle", "right_foot",
+    ),
+    bones=_zero_based([
+        (1, 2), (2, 2), (3, 2), (4, 3), (5, 2), (6, 5), (7, 6), (8, 7), (9, 2), (10, 9),
+        (11, 10), (12, 11), (13, 4), (14, 13), (15, 14), (16, 15), (17, 4), (18, 17),
+        (19, 18), (20, 19),
+    ]),
+    left_right=_zero_based([
+        (5, 9), (6, 10), (7, 11), (8, 12), (13, 17), (14, 18), (15, 19), (16, 20),
+    ]),
+    center=2,
+    graph_center=1,
+    spine=(3, 2),
+    shoulders=(8, 4),
+)
+
+# MSR Action3D's own order (its README; the chains 7-5-14-16-18, 3-1-8-10-12 and 3-20
+# keep constant bone lengths in the data, which tests/data/test_layouts.py checks)
+MSR20 = SkeletonLayout(
+    name="msr20",
+    joint_names=(
+        "right_shoulder", "left_shoulder", "neck", "spine", "right_hip", "left_hip",
+        "hip_center", "right_elbow", "left_elbow", "right_wrist", "left_wrist",
+        "right_hand", "left_hand", "right_knee", "left_knee", "right_ankle", "left_ankle",
+        "right_foot", "left_foot", "head",
+    ),
+    bones=_zero_based([
+        (1, 3), (2, 3), (3, 3), (4, 3), (5, 7), (6, 7), (7, 4), (8, 1), (9, 2), (10, 8),
+        (11, 9), (12, 10), (13, 11), (14, 5), (15, 6), (16, 14), (17, 15), (18, 16),
+        (19, 17), (20, 3),
+    ]),
+    left_right=_zero_based([
+        (1, 2), (5, 6), (8, 9), (10, 11), (12, 13), (14, 15), (16, 17), (18, 19),
+    ]),
+    center=3,
+    graph_center=2,
+    spine=(6, 3),  # hip centre -> spine
+    shoulders=(0, 1),
+)
+
+LAYOUTS = {layout.name: layout for layout in (NTU25, UCLA20, UTD20, MSR20)}
 
 
 def get_layout(name: str) -> SkeletonLayout:

@@ -9,6 +9,7 @@ return the same kind, never modifying their input.
 - motion[t] = x[t+1] - x[t]; the last frame is 0 (METHODS 1.1). Given `num_frames`, the
   last *valid* frame and the zero padding after it are 0 too, so the jump from the last
   real pose to the padding never shows up as motion.
+- "joint_motion" stacks joints and motion on the channel axis (2C channels).
 - "bone_motion" is the motion of the bone sequence (the fourth stream of 4s-AGCN style
   ensembles); not in METHODS, offered because it costs one line.
 
@@ -111,6 +112,18 @@ def to_bone_motion(x, layout: str | SkeletonLayout = "ntu25", num_frames=None):
     return to_motion(to_bone(x, layout), num_frames)
 
 
+def to_joint_motion(x, layout: str | SkeletonLayout = "ntu25", num_frames=None):
+    """Joints and their motion stacked on the channel axis: (..., 2C, T, V, M).
+
+    One encoder sees position and velocity together (a single-stream alternative to
+    two-stream ensembles); not in the papers, offered for small datasets.
+    """
+    motion = to_motion(x, num_frames)
+    if torch.is_tensor(x):
+        return torch.cat([x, motion], dim=-4)
+    return np.concatenate([x, motion], axis=-4)
+
+
 def _motion(x, layout: str | SkeletonLayout = "ntu25", num_frames=None):
     return to_motion(x, num_frames)
 
@@ -121,7 +134,15 @@ MODALITIES: dict[str, Callable] = {
     "bone": to_bone,
     "motion": _motion,
     "bone_motion": to_bone_motion,
+    "joint_motion": to_joint_motion,
 }
+# channels of a modality per input coordinate channel (1 unless streams are stacked)
+CHANNEL_FACTOR = {"joint_motion": 2}
+
+
+def modality_channels(name: str, in_channels: int) -> int:
+    """Channels the encoder sees for `name` computed from `in_channels` coordinates."""
+    return in_channels * CHANNEL_FACTOR.get(name, 1)
 
 
 def to_modality(x, name: str, layout: str | SkeletonLayout = "ntu25", num_frames=None):

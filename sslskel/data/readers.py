@@ -14,6 +14,8 @@ from what is at `path` when None):
 - "ucla":   dir of `aAA_sSS_eEE_vVV.json` (NW-UCLA, layout ucla20, one person)
 - "pku":    dir with `skeleton/*.txt`, `label/*.txt` and a split file (PKU-MMD)
 - "ntu_raw": dir of raw `.skeleton` files (official split chosen by `benchmark`)
+- "msr":    dir of MSR Action3D `aAA_sSS_eEE_skeleton3D.txt` (layout msr20; `sslskel.data.kinect_v1`)
+- "utd":    dir of UTD-MHAD `aA_sS_tT_skeleton.mat` (layout utd20; `sslskel.data.kinect_v1`)
 A directory holding a sub-directory named like `benchmark` (e.g. `ntu60/xsub/`) is entered.
 
 PySKL, NW-UCLA, PKU-MMD and raw NTU are read into memory (a PySKL NTU120 split is
@@ -48,12 +50,14 @@ import re
 import struct
 import warnings
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .container import META_FIELDS, SkeletonData, ntu_meta_from_names, release_mapped_pages
 from .errors import DataFormatError
+from .kinect_v1 import is_msr_dir, is_utd_dir, read_msr, read_utd
 from .ntu_raw import list_skeleton_files, read_ntu_raw
 from .safe_pickle import load_pickle
 from .splits import (check_ntu_benchmark, normalize_split, ntu_split_mask,
@@ -514,7 +518,9 @@ def read_ntu_split(directory, split: str, benchmark: str, missing_file=None, **k
 
 
 # -- entry point ------------------------------------------------------------------------------
-FILE_FORMATS = ("cmd", "stgcn", "aimclr", "ctrgcn", "pyskl", "ucla", "pku", "ntu_raw")
+FILE_FORMATS = ("cmd", "stgcn", "aimclr", "ctrgcn", "pyskl", "ucla", "pku", "ntu_raw", "msr", "utd")
+# formats whose files say which joint order they use; the others only give a joint count
+FORMATS_WITH_LAYOUT = ("ucla", "pku", "ntu_raw", "msr", "utd")
 
 
 def detect_format(path, split: str) -> str:
@@ -539,6 +545,10 @@ def detect_format(path, split: str) -> str:
         return "ntu_raw"
     if any(_UCLA_NAME.match(p.stem) for p in path.glob("*.json")):
         return "ucla"
+    if is_msr_dir(path):
+        return "msr"
+    if is_utd_dir(path):
+        return "utd"
     raise DataFormatError(path, "file format", f"one of {', '.join(FILE_FORMATS)} (see sslskel.data.readers)",
                           f"entries {sorted(p.name for p in path.iterdir())[:8]}")
 
@@ -551,6 +561,11 @@ def load_split(path, split: str, *, benchmark: str | None = None, file_format: s
     if benchmark is not None and path.is_dir() and (path / benchmark).is_dir():
         path = path / benchmark
     file_format = detect_format(path, split) if file_format is None else file_format
+    data = _read(path, split, benchmark, file_format, mmap, missing_file)
+    return replace(data, file_format=file_format, index=data.index)
+
+
+def _read(path: Path, split: str, benchmark, file_format: str, mmap: bool, missing_file) -> SkeletonData:
     if file_format == "cmd":
         return read_cmd(path, split, mmap)
     if file_format == "stgcn":
@@ -569,4 +584,8 @@ def load_split(path, split: str, *, benchmark: str | None = None, file_format: s
         if benchmark is None:
             raise ValueError("raw NTU .skeleton files need benchmark= one of xsub, xview, xset")
         return read_ntu_split(path, split, benchmark, missing_file)
+    if file_format == "msr":
+        return read_msr(path, split, benchmark or "xsub")
+    if file_format == "utd":
+        return read_utd(path, split, benchmark or "xsub")
     raise ValueError(f"data.format: unknown file format {file_format!r}; valid: {', '.join(FILE_FORMATS)}")

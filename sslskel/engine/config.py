@@ -44,10 +44,14 @@ class DataConfig:
     path: str | None = None  # directory or file of real data; None = the embedded synthetic set
     format: str | None = None  # file layout (cmd, stgcn, aimclr, ctrgcn, pyskl, ucla, pku, ntu_raw); None = detect
     benchmark: str = "xsub"  # xsub | xview | xset (which split of the data to use)
-    layout: str = "ntu25"
-    modality: str = "joint"  # joint | bone | motion
+    layout: str = "auto"  # joint order: auto (the data's), ntu25, ucla20 (Kinect SDK order), utd20, msr20
+    # auto (pre-normalise what was not pre-normalised when written) | prenorm | center | none;
+    # a run's config.yaml holds the mode that was applied (sslskel.data.normalize)
+    normalize: str = "auto"
+    modality: str = "joint"  # joint | bone | motion | bone_motion | joint_motion (stacked, 2C channels)
     frames: int = 64  # clip length the encoder sees
-    augment: str = "cmd_pretrain"  # transform preset for pretraining views
+    augment: str = "cmd_pretrain"  # transform preset for pretraining views (sslskel.data.transforms.PRESETS)
+    augment_args: dict = field(default_factory=dict)  # keyword arguments of that preset, checked at start-up
     num_workers: int = 2
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
@@ -298,6 +302,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *,
         raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
     if isinstance(cfg, Config):
         check_encoder_args(cfg.encoder)
+        check_augment_args(cfg.data)
     return cfg
 
 
@@ -318,6 +323,22 @@ def check_encoder_args(encoder_cfg: EncoderConfig) -> None:
         if key not in params:
             raise ConfigError(f"unknown key 'encoder.args.{key}' for encoder {encoder_cfg.name!r}; "
                               f"valid: {', '.join(sorted(set(valid) - reserved))}")
+
+
+def check_augment_args(data_cfg: DataConfig) -> None:
+    """Fail at start-up on an unknown preset or an argument it does not take."""
+    from ..data.transforms import PRESETS
+
+    if data_cfg.augment not in PRESETS:
+        raise ConfigError(f"data.augment: unknown preset {data_cfg.augment!r}; valid: {', '.join(sorted(PRESETS))}")
+    params = inspect.signature(PRESETS[data_cfg.augment]).parameters
+    reserved = {"frames", "layout", "modality"}  # set from the data section
+    for key in data_cfg.augment_args:
+        if key in reserved:
+            raise ConfigError(f"data.augment_args.{key}: set by data.{key}, not here")
+        if key not in params:
+            raise ConfigError(f"unknown key 'data.augment_args.{key}' for preset {data_cfg.augment!r}; "
+                              f"valid: {', '.join(sorted(set(params) - reserved))}")
 
 
 def save_config(cfg, path: str | os.PathLike) -> None:

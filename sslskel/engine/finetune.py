@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..data.build import build_transform
+from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
 from ..data.layouts import get_layout
 from ..methods.gcl import GraphContrast, average_graphs
@@ -108,7 +108,7 @@ def build_graph_contrast(cfg, encoder: nn.Module, train_data, seed: int | None =
     num_classes = int(train_data.num_classes)
     counts = np.bincount(train_data.labels, minlength=num_classes)
     return GraphContrast(
-        num_classes=num_classes, num_joints=get_layout(cfg.data.layout).num_joints,
+        num_classes=num_classes, num_joints=get_layout(train_data.layout).num_joints,
         per_class=g.per_class, dim=g.dim, temperature=g.temperature,
         semantic_momentum=g.semantic_momentum, num_hard_positives=g.num_hard_positives,
         num_hard_negatives=g.num_hard_negatives, num_random_negatives=g.num_random_negatives,
@@ -161,6 +161,7 @@ class FineTuner:
     def __init__(self, cfg, encoder: nn.Module, train_data, val_data, run_dir=None, gcl=None,
                  progress: bool = True, log_prefix: str = "finetune", seed: int | None = None):
         self.cfg, self.ft = cfg, cfg.finetune
+        resolve_layout(cfg.data, train_data)
         self.seed = cfg.run.seed if seed is None else seed
         self.device = resolve_device(cfg.run.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None

@@ -52,8 +52,12 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
     apply_run_settings(cfg.run)
     seed_everything(cfg.run.seed)
 
-    train = load_data(cfg.data, "train")
+    requested = {"layout": cfg.data.layout, "normalize": cfg.data.normalize}
+    train = load_data(cfg.data, "train")  # resolves `auto` settings in cfg.data
     val = load_data(cfg.data, "val") if cfg.run.knn_every else None
+    for key, value in requested.items():
+        if getattr(cfg.data, key) != value:
+            print(f"data.{key}: {value} -> {getattr(cfg.data, key)} ({train.file_format} data)")
     channels, _, _, persons = train.shape
     method = build_method(cfg, in_channels=channels, num_persons=persons)
     save_config(cfg, run_dir / "config.yaml")

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..data.build import build_transform
+from ..data.build import build_transform, resolve_layout
 from ..data.container import SkeletonData
 from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
 from ..methods.base import Progress
@@ -47,6 +47,7 @@ class PretrainTrainer:
         self.method = method.to(self.device)
         self.train_data = train_data
         self.knn_data = knn_data
+        resolve_layout(cfg.data, train_data)
         dataset = SkeletonDataset(train_data, build_transform(cfg.data, train=True),
                                   num_views=method.num_views, seed=cfg.run.seed)
         self.loader = make_loader(dataset, cfg.optim.batch_size, shuffle=True, seed=cfg.run.seed,

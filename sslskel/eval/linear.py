@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..data.build import build_transform
+from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
 from ..engine.device import autocast
 from ..engine.schedule import set_lr, step_lr
@@ -42,6 +42,7 @@ def linear_probe(encoder: nn.Module, train_data, val_data, data_cfg, lin_cfg,
                  device: torch.device | str = "cpu", amp: str = "auto",
                  progress: bool = True) -> dict:
     device = torch.device(device)
+    resolve_layout(data_cfg, train_data)
     encoder = encoder.to(device).eval()
     for p in encoder.parameters():
         p.requires_grad_(False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..data.modalities import modality_channels
 from ..models import build_encoder
 
 
@@ -26,7 +27,12 @@ class Progress:
 
 
 def build_method_encoder(cfg, in_channels: int, num_persons: int) -> nn.Module:
-    return build_encoder(cfg.encoder.name, layout=cfg.data.layout, in_channels=in_channels,
+    """The configured encoder for data of `in_channels` coordinates (the modality may stack more)."""
+    if cfg.data.layout == "auto":
+        raise ValueError("data.layout is 'auto': set it (ntu25, ucla20, utd20, msr20) or load the data "
+                         "first (sslskel.data.build.load_data resolves it)")
+    return build_encoder(cfg.encoder.name, layout=cfg.data.layout,
+                         in_channels=modality_channels(cfg.data.modality, in_channels),
                          num_persons=num_persons, **cfg.encoder.args)
 
 

@@ -16,7 +16,7 @@ come from generators seeded by (run seed, step), so they do not depend on anythi
 Example:
     >>> import torch
     >>> from sslskel.engine.config import load_config
-    >>> cfg = load_config(None, ["method=halp", "moco.queue_size=8", "moco.mlp_hidden=16",
+    >>> cfg = load_config(None, ["method=halp", "data.layout=ntu25", "moco.queue_size=8", "moco.mlp_hidden=16",
     ...     "moco.feature_dim=8", "encoder.args={hidden_size: 8, num_layers: 1}",
     ...     "halp.start_epoch=0", "halp.num_prototypes=3", "halp.recent_keys=8"])
     >>> halp = HaLP(cfg)

@@ -7,7 +7,7 @@ entries that serves as negatives. `positive_terms` is the hook HaLP uses to add 
 Example:
     >>> import torch
     >>> from sslskel.engine.config import load_config
-    >>> cfg = load_config(None, ["moco.queue_size=32", "moco.mlp_hidden=16", "moco.feature_dim=8",
+    >>> cfg = load_config(None, ["data.layout=ntu25", "moco.queue_size=32", "moco.mlp_hidden=16", "moco.feature_dim=8",
     ...                          "encoder.args={hidden_size: 8, num_layers: 1}"])
     >>> moco = MoCo(cfg)
     >>> views = [torch.randn(4, 3, 10, 25, 2), torch.randn(4, 3, 10, 25, 2)]

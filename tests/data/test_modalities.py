@@ -7,6 +7,7 @@ import torch
 
 from sslskel.data.layouts import NTU25, UCLA20
 from sslskel.data.modalities import (
+    modality_channels,
     MODALITIES, bone_parents, to_bone, to_bone_motion, to_modality, to_motion,
 )
 
@@ -94,7 +95,8 @@ def test_inputs_not_modified_and_modalities_registry():
     original = x.copy()
     for name in MODALITIES:
         out = to_modality(x, name, "ntu25", num_frames=12)
-        assert out.shape == x.shape and not np.shares_memory(out, x)
+        channels = modality_channels(name, x.shape[0])
+        assert out.shape == (channels, *x.shape[1:]) and not np.shares_memory(out, x)
     np.testing.assert_array_equal(x, original)
     np.testing.assert_allclose(to_modality(x, "bone_motion", "ntu25"),
                                to_motion(loop_bone(x)), atol=1e-6)
@@ -102,3 +104,14 @@ def test_inputs_not_modified_and_modalities_registry():
                                atol=1e-6)
     with pytest.raises(KeyError, match="bone"):
         to_modality(x, "acceleration")
+
+
+def test_joint_motion_stacks_joints_and_loop_motion():
+    x = sample()
+    out = to_modality(x, "joint_motion", "ntu25", num_frames=12)
+    assert modality_channels("joint_motion", 3) == 6 and modality_channels("bone", 3) == 3
+    np.testing.assert_array_equal(out[:3], x)
+    np.testing.assert_allclose(out[3:], loop_motion(x, 12), atol=1e-6)
+    batch = torch.from_numpy(np.stack([x, x]))
+    torch.testing.assert_close(to_modality(batch, "joint_motion", "ntu25", num_frames=torch.tensor([12, 12])),
+                               torch.from_numpy(np.stack([out, out])))

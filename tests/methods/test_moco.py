@@ -8,7 +8,7 @@ from sslskel.methods import build_method, method_class
 from sslskel.methods.base import Progress
 from sslskel.methods.losses import info_nce
 
-SMALL = ["moco.queue_size=10", "moco.mlp_hidden=16", "moco.feature_dim=4", "moco.momentum=0.9",
+SMALL = ["data.layout=ntu25", "moco.queue_size=10", "moco.mlp_hidden=16", "moco.feature_dim=4", "moco.momentum=0.9",
          "encoder.args={hidden_size: 8, num_layers: 1}"]
 
 
