@@ -72,7 +72,7 @@ import numpy as np
 
 from .errors import DataFormatError
 from .layouts import SkeletonLayout, get_layout
-from .modalities import MODALITIES, to_modality
+from .modalities import MODALITIES, bone_parents, to_modality
 
 Sample = tuple[np.ndarray, int]
 
@@ -408,6 +408,46 @@ class Flip(Transform):
         return out, num_frames
 
 
+class BoneScale(Transform):
+    """Scale every bone's length by its own factor U(1 - amount, 1 + amount), the same for
+    a left / right pair and for every frame and body, and rebuild the skeleton outwards
+    from the root (the layout's self-loop joint) so joints stay connected: a new body
+    build performing the same motion. Absent (all-zero) joints stay zero."""
+
+    def __init__(self, layout: str | SkeletonLayout = "ntu25", amount: float = 0.2):
+        if not 0.0 <= amount < 1.0:
+            raise ValueError(f"BoneScale: amount must be in [0, 1); got {amount}")
+        self.layout, self.amount = _layout(layout), float(amount)
+        parents = bone_parents(self.layout)
+        self._parents = np.asarray(parents)
+        # joints ordered so a parent always comes before its children
+        order, placed = [], set()
+        while len(order) < len(parents):
+            ready = [v for v in range(len(parents)) if v not in placed
+                     and (parents[v] == v or parents[v] in placed)]
+            if not ready:
+                raise ValueError(f"BoneScale: layout {self.layout.name!r} bones do not form a tree")
+            order += ready
+            placed.update(ready)
+        self._order = [v for v in order if parents[v] != v]
+        partner = dict(self.layout.left_right) | {b: a for a, b in self.layout.left_right}
+        self._partner = np.array([min(v, partner.get(v, v)) for v in range(len(parents))])
+
+    def __call__(self, x, num_frames, rng) -> Sample:
+        _check_sample(x, num_frames, "BoneScale", coordinates=True)
+        if x.shape[2] != self.layout.num_joints:
+            raise DataFormatError("BoneScale", "x", f"V={self.layout.num_joints} joints of layout "
+                                  f"{self.layout.name!r}", f"V={x.shape[2]}")
+        factors = rng.uniform(1.0 - self.amount, 1.0 + self.amount, size=len(self._parents))
+        factors = factors[self._partner]  # a left / right pair keeps one length
+        bones = x - x[:, :, self._parents]
+        out = x.copy()
+        for v in self._order:
+            out[:, :, v] = out[:, :, self._parents[v]] + factors[v] * bones[:, :, v]
+        present = np.any(x != 0, axis=0, keepdims=True)
+        return out * present, num_frames
+
+
 class Center(Transform):
     """Subtract body 1's centre joint (layout.center) per valid frame from every body
     present in that frame; absent bodies and padding stay zero."""
@@ -551,8 +591,8 @@ def aimclr_extreme(frames: int = 50, modality: str = "joint",
 
 def small_pretrain(frames: int = 64, crop: tuple[float, float] = (0.5, 1.0), min_frames: int = 8,
                    max_angle: float = 0.3, shear: float = 0.5, corrupt_joints: float = 0.3,
-                   p_corrupt: float = 0.5, noise_std: float = 0.0, modality: str = "joint",
-                   layout: str | SkeletonLayout = "ntu25") -> Compose:
+                   p_corrupt: float = 0.5, noise_std: float = 0.0, bone_scale: float = 0.0,
+                   modality: str = "joint", layout: str | SkeletonLayout = "ntu25") -> Compose:
     """Pretraining view for small real datasets (MSR Action3D, UTD-MHAD, NW-UCLA).
 
     CMD's view leaves clips shorter than its 64-frame crop floor uncropped (MSR Action3D's
@@ -560,10 +600,13 @@ def small_pretrain(frames: int = 64, crop: tuple[float, float] = (0.5, 1.0), min
     Kinect camera. Here: a crop U(crop) of the valid frames (at least `min_frames`),
     resized to `frames`; a rotation U(-max_angle, max_angle) rad per axis; a shear of
     `shear`; then, with probability `p_corrupt`, a fraction `corrupt_joints` of the joints
-    zeroed or mixed as in CMD; optional Gaussian noise (metres).
+    zeroed or mixed as in CMD; optional Gaussian noise (metres) and bone-length scaling
+    U(1 - bone_scale, 1 + bone_scale) (`BoneScale`).
     """
     num_joints = max(1, round(corrupt_joints * _layout(layout).num_joints))
     steps = [CropResize(scale=tuple(crop), min_frames=min_frames, out_frames=frames)]
+    if bone_scale > 0:
+        steps.append(BoneScale(layout, amount=bone_scale))
     if max_angle > 0:
         steps.append(Rotate(max_angle=max_angle))
     if shear > 0:

@@ -298,11 +298,11 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *,
         _apply_override(tree, keys, value)
     try:
         cfg = _build(cls, tree)
+        if isinstance(cfg, Config):
+            check_encoder_args(cfg.encoder)
+            check_data_settings(cfg.data)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
-    if isinstance(cfg, Config):
-        check_encoder_args(cfg.encoder)
-        check_augment_args(cfg.data)
     return cfg
 
 
@@ -325,10 +325,16 @@ def check_encoder_args(encoder_cfg: EncoderConfig) -> None:
                               f"valid: {', '.join(sorted(set(valid) - reserved))}")
 
 
-def check_augment_args(data_cfg: DataConfig) -> None:
-    """Fail at start-up on an unknown preset or an argument it does not take."""
+def check_data_settings(data_cfg: DataConfig) -> None:
+    """Fail at start-up on an unknown layout, normalisation mode, preset or preset argument."""
+    from ..data.layouts import LAYOUTS
+    from ..data.normalize import NORMALIZE_MODES
     from ..data.transforms import PRESETS
 
+    if data_cfg.layout != "auto" and data_cfg.layout not in LAYOUTS:
+        raise ConfigError(f"data.layout: unknown layout {data_cfg.layout!r}; valid: auto, {', '.join(sorted(LAYOUTS))}")
+    if data_cfg.normalize not in NORMALIZE_MODES:
+        raise ConfigError(f"data.normalize: expected one of {', '.join(NORMALIZE_MODES)}, got {data_cfg.normalize!r}")
     if data_cfg.augment not in PRESETS:
         raise ConfigError(f"data.augment: unknown preset {data_cfg.augment!r}; valid: {', '.join(sorted(PRESETS))}")
     params = inspect.signature(PRESETS[data_cfg.augment]).parameters

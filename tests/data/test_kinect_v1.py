@@ -1,7 +1,6 @@
 """MSR Action3D and UTD-MHAD readers (sslskel.data.kinect_v1), on synthetic files and,
 when the development copy is there, on the real MSR Action3D skeletons."""
 
-import os
 import warnings
 from pathlib import Path
 
@@ -14,13 +13,7 @@ from sslskel.data.kinect_v1 import read_msr, read_utd
 from sslskel.data.layouts import MSR20, UCLA20
 from sslskel.data.readers import detect_format, load_split
 from sslskel.engine.config import load_config
-
-MSR_DIR = Path(os.environ.get("SSLSKEL_MSR_ACTION3D")
-               or Path(__file__).resolve().parents[2].parent / "shared" / "data" / "msr_action3d")
-needs_msr = pytest.mark.skipif(
-    not MSR_DIR.is_dir(),
-    reason=f"MSR Action3D development set not found at {MSR_DIR}: tests on real data need "
-           "../shared/data (absent in a user's fresh clone)")
+from support import MSR_DIR, needs_msr
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from sslskel.data.errors import DataFormatError
-from sslskel.data.layouts import NTU25, UCLA20
+from sslskel.data.layouts import MSR20, NTU25, UCLA20
 from sslskel.data.transforms import (
-    PRESETS, AxisMask, Center, CenterCrop, Compose, CropResize, Flip, GaussianBlur,
+    PRESETS, AxisMask, BoneScale, Center, CenterCrop, Compose, CropResize, Flip, GaussianBlur,
     GaussianNoise, JointCorruption, MainAxisRotate, PadCrop, RandomApply, RandomChoice,
     Resize, Rotate, Shear, TimeFlip, ToModality, build_transform, resize_time,
     rotation_matrix,
@@ -425,3 +425,60 @@ def test_transforms_are_deep_copyable():
     clone = copy.deepcopy(aug)
     x = make_sample(T=300, n=90)
     np.testing.assert_array_equal(aug(x, 90, rng(4))[0], clone(x, 90, rng(4))[0])
+
+
+# ------------------------------------------------------------------ bone scaling
+
+def loop_bone_scale(x, layout, factors):
+    """Plain reference: rebuild each joint from its parent, recursively, with scaled bones."""
+    parent = {child: par for child, par in layout.bones}
+    out = np.zeros_like(x)
+
+    def place(v):
+        if parent[v] == v:
+            return x[:, :, v]
+        return place(parent[v]) + factors[v] * (x[:, :, v] - x[:, :, parent[v]])
+
+    for v in range(layout.num_joints):
+        out[:, :, v] = place(v)
+    return out
+
+
+@pytest.mark.parametrize("layout", [NTU25, MSR20])
+def test_bone_scale_matches_recursive_reference_and_keeps_pairs_equal(layout):
+    M = 2 if layout is NTU25 else 1
+    x = make_sample(T=12, n=12, V=layout.num_joints, M=M)
+    step = BoneScale(layout, amount=0.3)
+    y, n = step(x, 12, rng(5))
+    factors = rng(5).uniform(0.7, 1.3, size=layout.num_joints)
+    for a, b in layout.left_right:  # the pair shares the factor of its lower index
+        factors[max(a, b)] = factors[min(a, b)]
+    np.testing.assert_allclose(y, loop_bone_scale(x, layout, factors), rtol=1e-5, atol=1e-5)
+    lengths = lambda z: np.linalg.norm(z - z[:, :, [p for _, p in sorted(layout.bones)]], axis=0)
+    ratio = lengths(y) / np.where(lengths(x) == 0, 1, lengths(x))
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:1, :, :1], ratio.shape), rtol=1e-4)  # per bone
+    for a, b in layout.left_right:
+        np.testing.assert_allclose(ratio[..., a, :], ratio[..., b, :], rtol=1e-4)
+    assert n == 12 and not np.allclose(y, x)
+
+
+def test_bone_scale_zero_amount_is_identity_and_absent_joints_stay_zero():
+    x = make_sample(T=10, n=8, V=20, M=1)
+    x[:, 3, 5] = 0  # a lost joint
+    y, _ = BoneScale(MSR20, amount=0.0)(x, 8, rng())
+    np.testing.assert_allclose(y, x, atol=1e-6)
+    y, _ = BoneScale(MSR20, amount=0.2)(x, 8, rng())
+    assert (y[:, 3, 5] == 0).all() and (y[:, 8:] == 0).all()
+    with pytest.raises(ValueError, match="amount"):
+        BoneScale(MSR20, amount=1.0)
+    with pytest.raises(DataFormatError, match="V=20"):
+        BoneScale(MSR20)(make_sample(V=25), 30, rng())
+
+
+def test_small_pretrain_steps_follow_its_arguments():
+    text = repr(build_transform("small_pretrain", frames=32, layout="msr20", bone_scale=0.1, noise_std=0.01))
+    assert "CropResize(scale=(0.5, 1.0), min_frames=8, out_frames=32)" in text
+    assert "BoneScale(layout='msr20', amount=0.1)" in text and "Rotate(max_angle=0.3)" in text
+    assert "JointCorruption(num_joints=6, p_zero=0.5)" in text and "GaussianNoise(std=0.01)" in text
+    bare = repr(build_transform("small_pretrain", max_angle=0.0, shear=0.0, p_corrupt=0.0))
+    assert "Rotate" not in bare and "Shear" not in bare and "JointCorruption" not in bare

@@ -1,0 +1,110 @@
+"""The `data` section of the config: augmentation presets and their arguments, the `auto`
+defaults of layout / normalize, and the encoder built from the data settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from sslskel.data.transforms import PRESETS
+from sslskel.engine.config import ConfigError, load_config
+from sslskel.methods.base import build_method_encoder
+
+RESERVED = ("frames", "layout", "modality")  # preset arguments set from the data section
+
+
+def _valid_list(message: str) -> set[str]:
+    """The names after 'valid: ' in a ConfigError message."""
+    assert "valid: " in message, message
+    return {name.strip() for name in message.split("valid: ", 1)[1].split(",")}
+
+
+# -- data.augment / data.augment_args ------------------------------------------------------------
+def test_preset_argument_is_accepted_and_kept():
+    cfg = load_config(None, ["data.augment=small_pretrain", "data.augment_args.bone_scale=0.1"])
+    assert cfg.data.augment == "small_pretrain"
+    assert cfg.data.augment_args == {"bone_scale": 0.1}
+
+
+def test_accepted_arguments_reach_the_preset():
+    from sslskel.data.build import build_transform
+
+    cfg = load_config(None, ["data.augment=small_pretrain", "data.augment_args.bone_scale=0.1",
+                             "data.augment_args.max_angle=0.2", "data.layout=msr20"])
+    assert type(build_transform(cfg.data, train=True)).__name__ == "Compose"
+
+
+def test_unknown_preset_argument_names_the_key_and_the_valid_ones():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["data.augment=small_pretrain", "data.augment_args.foo=1"])
+    message = str(info.value)
+    assert "'data.augment_args.foo'" in message and "small_pretrain" in message
+    valid = _valid_list(message)
+    assert {"bone_scale", "crop", "max_angle", "shear"} <= valid
+    assert not valid & set(RESERVED)  # the data section sets those: not offered here
+
+
+def test_argument_of_another_preset_is_refused():
+    # bone_scale is small_pretrain's; the default preset (cmd_pretrain) does not take it
+    assert load_config(None).data.augment == "cmd_pretrain"
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["data.augment_args.bone_scale=0.1"])
+    message = str(info.value)
+    assert "'data.augment_args.bone_scale'" in message and "cmd_pretrain" in message
+    assert "bone_scale" not in _valid_list(message) and "min_frames" in _valid_list(message)
+
+
+@pytest.mark.parametrize("key", RESERVED)
+def test_reserved_preset_argument_points_to_the_data_key(key):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["data.augment=small_pretrain", f"data.augment_args.{key}=3"])
+    message = str(info.value)
+    assert f"data.augment_args.{key}" in message
+    assert f"data.{key}" in message.replace(f"data.augment_args.{key}", "")  # where to set it instead
+
+
+def test_reserved_frames_argument_mentions_data_frames():
+    with pytest.raises(ConfigError, match=r"data\.augment_args\.frames.*data\.frames"):
+        load_config(None, ["data.augment_args.frames=3"])
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["data.augment=nope"])
+    message = str(info.value)
+    assert "data.augment" in message and "'nope'" in message
+    valid = _valid_list(message)
+    assert {"cmd_pretrain", "small_pretrain", "aimclr_pretrain"} <= valid
+    assert valid == set(PRESETS)
+
+
+# -- auto defaults ---------------------------------------------------------------------------
+def test_layout_and_normalize_default_to_auto():
+    cfg = load_config(None)
+    assert cfg.data.layout == "auto"
+    assert cfg.data.normalize == "auto"
+    assert cfg.data.format is None
+
+
+def test_encoder_needs_a_resolved_layout():
+    cfg = load_config(None)
+    with pytest.raises(ValueError) as info:
+        build_method_encoder(cfg, 3, 2)
+    message = str(info.value)
+    assert "data.layout" in message and "auto" in message
+    assert "set it" in message and "load" in message and "ntu25" in message
+
+
+# -- encoder input size from the data section -----------------------------------------------------
+@pytest.mark.parametrize("modality, layout, persons, features", [
+    ("joint_motion", "ntu25", 2, 2 * 3 * 25 * 2),  # joint and motion stacked: 6 channels
+    ("joint", "ntu25", 2, 3 * 25 * 2),
+    ("bone", "ntu25", 2, 3 * 25 * 2),
+    ("joint_motion", "msr20", 1, 2 * 3 * 20 * 1),
+])
+def test_gru_input_norm_width_follows_modality_layout_and_persons(modality, layout, persons, features):
+    cfg = load_config(None, ["encoder.name=gru", f"data.modality={modality}", f"data.layout={layout}",
+                             "encoder.args={hidden_size: 8, num_layers: 1}"])
+    encoder = build_method_encoder(cfg, 3, persons)
+    assert type(encoder).__name__ == "BiGRUEncoder"
+    assert encoder.input_norm.num_features == features
+    assert encoder.gru.input_size == features
