@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=Path("runs") / "real_data")
     parser.add_argument("--out", type=Path, help="JSON file (default: OUT_DIR/<dataset>.json)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # KEY=VALUE may follow the options
 
     file_format = detect_format(args.path, "train")
     config_dir = args.config_dir or REPO / "configs" / CONFIG_DIRS.get(file_format, "")

@@ -1,0 +1,77 @@
+"""Engine v2 regression: the first optimiser steps' losses are bit-identical to the recorded ones.
+
+tests/fixtures/reference_losses.json holds the per-step losses of the first 100 steps of MoCo,
+HaLP (halp.start_epoch=0) and supervised CTR-GCN with and without SkeletonGCL on the synthetic
+default configs, CPU, one thread, recorded by benchmarks/record_losses.py on the code of
+commit 35d60a5 (see the fixture's `meta`). Any change to the training loop, the data order or
+augmentations, the models, the methods or the synthetic data shows up as an exact mismatch;
+a deliberate change of numbers needs a new fixture:
+
+    python benchmarks/record_losses.py --steps 100 --out tests/fixtures/reference_losses.json
+
+The fast test checks the first 5 steps of moco and ctrgcn; the slow one all 100 of every case.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import warnings
+
+import pytest
+
+from support import REPO
+
+FIXTURE = REPO / "tests" / "fixtures" / "reference_losses.json"
+
+
+def load_recorder():
+    spec = importlib.util.spec_from_file_location("record_losses", REPO / "benchmarks" / "record_losses.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def reference() -> dict:
+    return json.loads(FIXTURE.read_text())
+
+
+def first_difference(got: list[float], expected: list[float]) -> str:
+    for i, (a, b) in enumerate(zip(got, expected)):
+        if a != b:
+            count = sum(x != y for x, y in zip(got, expected))
+            return f"step {i + 1}: got {a!r}, reference {b!r} ({count} of {len(expected)} steps differ)"
+    return f"lengths differ: got {len(got)} steps, reference {len(expected)}"
+
+
+def check_case(name: str, steps: int) -> None:
+    ref = reference()
+    case = ref["cases"][name]
+    assert steps <= len(case["loss"]), f"the fixture has {len(case['loss'])} steps of {name}"
+    got = load_recorder().record_case(name, steps)
+    where = (f"{name} vs the fixture recorded at {ref['meta']['commit'][:10]} (torch {ref['meta']['torch']}, "
+             f"{ref['meta']['threads']} thread)")
+    if got["config_sha256"] != case["config_sha256"]:
+        where += f"; note: {case['config']} has changed since the fixture was recorded"
+    want = case["loss"][:steps]
+    assert got["loss"] == want, f"{where}: loss differs at {first_difference(got['loss'], want)}"
+    expected = {k: v[:steps] for k, v in case["components"].items()}
+    if expected and not got["components"]:
+        warnings.warn(f"{name}: the current code exposes no component losses "
+                      f"({', '.join(expected)}); only the total loss was compared")
+        return
+    assert sorted(got["components"]) == sorted(expected), f"{where}: component names differ"
+    for key, want in expected.items():
+        have = got["components"][key]
+        assert have == want, f"{where}: {key} differs at {first_difference(have, want)}"
+
+
+@pytest.mark.parametrize("name", ["moco", "ctrgcn"])
+def test_first_steps_match_reference(name):
+    check_case(name, steps=5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["moco", "halp", "ctrgcn", "ctrgcn_gcl"])
+def test_reference_losses(name):
+    check_case(name, steps=reference()["meta"]["steps"])
