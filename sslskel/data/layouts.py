@@ -1,6 +1,6 @@
 """Skeleton layouts: joint names, bones, left/right pairs.
 
-All indices here are 0-based. The 1-based tables of METHODS.md 1.1 / 1.2 are converted
+All indices here are 0-based. The 1-based tables of the datasets (docs/methods.md, Joint orders) are converted
 once, below, so nothing else in the code base needs to think about the off-by-one.
 
 Example:

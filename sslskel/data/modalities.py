@@ -4,14 +4,14 @@ All functions take arrays laid out as (..., C, T, V, M): one sample (C, T, V, M)
 batch (N, C, T, V, M). They accept numpy arrays and torch tensors (any device) alike and
 return the same kind, never modifying their input.
 
-- bone[v] = joint[v] - joint[parent(v)] with the parents of `layout.bones` (METHODS 1.1);
+- bone[v] = joint[v] - joint[parent(v)] with the parents of `layout.bones` (docs/methods.md, Joint orders);
   the self-loop joint (spine_shoulder on NTU) gets a zero bone, so V is unchanged.
-- motion[t] = x[t+1] - x[t]; the last frame is 0 (METHODS 1.1). Given `num_frames`, the
+- motion[t] = x[t+1] - x[t]; the last frame is 0 (docs/methods.md, Modalities). Given `num_frames`, the
   last *valid* frame and the zero padding after it are 0 too, so the jump from the last
   real pose to the padding never shows up as motion.
 - "joint_motion" stacks joints and motion on the channel axis (2C channels).
 - "bone_motion" is the motion of the bone sequence (the fourth stream of 4s-AGCN style
-  ensembles); not in METHODS, offered because it costs one line.
+  ensembles); not used by the papers' recipes, offered because it costs one line.
 
 Example:
     >>> import numpy as np

@@ -1,4 +1,4 @@
-"""Read and write raw NTU RGB+D `.skeleton` files (METHODS.md 1.1).
+"""Read and write raw NTU RGB+D `.skeleton` files (docs/methods.md, File formats).
 
 A file is whitespace text: the frame count, then per frame a body count and per body an
 info line (bodyID first, a uint64 kept as a string), a joint count (25) and 25 joint

@@ -1,4 +1,4 @@
-"""The 2s-AGCN "pre-normalisation" used to make the CMD / HaLP data (METHODS.md 1.2).
+"""The 2s-AGCN "pre-normalisation" used to make the CMD / HaLP data (docs/methods.md, Normalisation).
 
 Steps, on a (N, C=3, T, V, M) array, vectorised over samples and bodies:
 1. Pad null frames by repetition, per body: if the body's first frame is empty, its

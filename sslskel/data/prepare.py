@@ -1,4 +1,4 @@
-"""Make the CMD / HaLP layout from raw NTU `.skeleton` files (METHODS.md 1.1-1.2).
+"""Make the CMD / HaLP layout from raw NTU `.skeleton` files (docs/methods.md, File formats).
 
     python -m sslskel.data.prepare ntu --raw nturgb+d_skeletons --out data/ntu60/xsub \\
         --benchmark xsub --dataset ntu60 --missing NTU_RGBD_samples_with_missing_skeletons.txt

@@ -1,4 +1,4 @@
-"""Readers for every skeleton layout of METHODS.md 1.2, and one entry point `load_split`.
+"""Readers for every file format of docs/methods.md (File formats), and one entry point `load_split`.
 
 Each reader returns a `SkeletonData` for one split ('train' or 'val'; 'test' is an alias
 of 'val'). Big arrays (CMD / HaLP, ST-GCN, AimCLR `.npy`, uncompressed CTR-GCN `.npz`)

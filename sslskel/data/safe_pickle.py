@@ -2,7 +2,7 @@
 
 `pickle.load` on a file from the internet can execute anything the file names (a
 `__reduce__` payload calling `os.system`, say). The label files of the skeleton layouts
-(METHODS.md 1.2) only ever hold containers, strings, numbers and numpy arrays, so the
+(docs/methods.md, File formats) only ever hold containers, strings, numbers and numpy arrays, so the
 unpickler below resolves exactly those globals and refuses every other one with a
 `DataFormatError` naming the file, the refused `module.name` and what is allowed.
 

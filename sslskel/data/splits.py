@@ -1,4 +1,4 @@
-"""Official train / test splits of NTU RGB+D 60/120, NW-UCLA and PKU-MMD (METHODS.md 1.1-1.2).
+"""Official train / test splits of NTU RGB+D 60/120, NW-UCLA and PKU-MMD (docs/methods.md, Splits).
 
 NTU: `xsub` trains on a fixed subject list (NTU120's list is NTU60's plus subjects > 40,
 so one list serves both datasets), `xview` on cameras 2 and 3, `xset` on even setup ids.

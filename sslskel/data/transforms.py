@@ -6,7 +6,7 @@ num_frames). Random steps draw only from the `rng` (a numpy Generator) they are 
 a dataset that makes one Generator per (seed, epoch, sample index) gets reproducible and
 resumable augmentation; deterministic steps ignore it. No step writes into its input.
 `Compose` chains steps; the presets (`PRESETS`, `build_transform`) are the published
-recipes of METHODS.md sections 2-4.
+recipes of docs/methods.md (MoCo, SkeletonGCL, Evaluation protocols).
 
 Recipes and where they come from:
 - CropResize: CMD/HaLP temporal crop. Crop length = floor(num_frames * U(low, high)),
@@ -633,7 +633,7 @@ def eval_crop(frames: int = 64, ratio: float = 0.95, modality: str = "joint",
 
 def ctrgcn_train(frames: int = 64, min_frames: int = 64, max_angle: float = 0.3,
                  modality: str = "joint", layout: str | SkeletonLayout = "ntu25") -> Compose:
-    """CTR-GCN supervised training view (METHODS 4): crop [0.5, 1] to `frames` + rotation."""
+    """CTR-GCN training view (docs/methods.md, SkeletonGCL): crop [0.5, 1] to `frames` + rotation."""
     return _with_modality([
         CropResize(scale=(0.5, 1.0), min_frames=min_frames, out_frames=frames),
         Rotate(max_angle=max_angle),

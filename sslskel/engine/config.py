@@ -96,7 +96,8 @@ class OptimConfig:
     epochs: int = 450
     milestones: list[int] = field(default_factory=lambda: [350])
     gamma: float = 0.1
-    warmup_epochs: int = 0  # linear warm-up from 0, per step
+    # linear warm-up, one rate per epoch: lr * (epoch + 1) / warmup_epochs (sslskel.engine.schedule)
+    warmup_epochs: int = 0
 
 
 @dataclass
@@ -142,7 +143,7 @@ class FinetuneConfig:
     batch_size: int = 64
     milestones: list[int] = field(default_factory=lambda: [50, 70])
     gamma: float = 0.1
-    warmup_epochs: int = 0
+    warmup_epochs: int = 0  # as optim.warmup_epochs: one rate per epoch, lr * (epoch + 1) / warmup_epochs
     augment: str = "linear_train"
     eval_ratio: float = 0.95
     fractions: list[float] = field(default_factory=lambda: [0.01, 0.05, 0.1, 0.2])
@@ -152,7 +153,7 @@ class FinetuneConfig:
 
 @dataclass
 class GCLConfig:
-    """SkeletonGCL graph contrast during supervised training (METHODS.md 4)."""
+    """SkeletonGCL graph contrast during supervised training (docs/methods.md, SkeletonGCL)."""
 
     enabled: bool = False
     variant: str = "paper"  # paper | authors_code

@@ -4,11 +4,12 @@
 cross-entropy on a (possibly label-subsampled) training split and evaluates on the val split
 after every epoch. The same loop serves two protocols:
 
-* semi-supervised (CMD, METHODS.md 3): a pretrained encoder, the `finetune` section's CMD
-  recipe (SGD lr 0.01, 80 epochs, drops at 50 and 70, linear-eval crop), 1-20 % of the labels;
-* supervised (SkeletonGCL stage, METHODS.md 4): a fresh CTR-GCN and the CTR-GCN recipe (SGD
-  nesterov, lr 0.1, wd 4e-4, 65 epochs, 5 warm-up epochs, drops at 35 and 55, crop + rotation),
-  optionally with a `GraphContrast` module: loss = CE + L_ins + L_sem.
+* semi-supervised (CMD; docs/methods.md, Evaluation protocols): a pretrained encoder, the
+  `finetune` section's CMD recipe (SGD lr 0.01, 80 epochs, drops at 50 and 70, linear-eval
+  crop), 1-20 % of the labels;
+* supervised (SkeletonGCL stage; docs/methods.md, SkeletonGCL): a fresh CTR-GCN and the
+  CTR-GCN recipe (SGD nesterov, lr 0.1, wd 4e-4, 65 epochs, 5 warm-up epochs, drops at 35 and
+  55, crop + rotation), optionally with a `GraphContrast` module: loss = CE + L_ins + L_sem.
 
 With SkeletonGCL the encoder is called as `encoder(x, lengths, return_graphs=True)`; its
 refinement graphs (or its features, for contrast="feature") go to the contrast module, whose
@@ -25,8 +26,9 @@ optimiser, epoch, step, history, RNG states) is written atomically after every e
 extra state), so a resumed SkeletonGCL run draws the negatives it would have drawn.
 
 Choices (not fixed by the papers): the classifier is PyTorch's default nn.Linear init
-(CTR-GCN's fc is N(0, sqrt(2 / classes)); CMD fine-tunes its own fc); the last batch of an
-epoch is kept (a 1 % subset can be smaller than one batch); evaluation uses the centre crop
+(CTR-GCN's fc is N(0, sqrt(2 / classes)); CMD's semi-supervised script re-initialises its fc
+as N(0, 0.01) with a zero bias); the last batch of an epoch is kept (a 1 % subset can be
+smaller than one batch; CTR-GCN's script drops it, CMD's keeps it); evaluation uses the centre crop
 of `finetune.eval_ratio`; the logged epoch time (`train_seconds`) is training only (data
 loading included, evaluation excluded), so SkeletonGCL's overhead (paper: +2.6 % training
 time) can be read off two runs' logs.
@@ -326,16 +328,15 @@ class FineTuner:
 
 def finetune(cfg, encoder: nn.Module, train_data, val_data, run_dir=None, gcl=None,
              progress: bool = True, log_prefix: str = "finetune", seed: int | None = None,
-             resume: bool = False, return_trainer: bool = False):
+             resume: bool = False):
     """Train `encoder` + a linear classifier on `train_data`, evaluating on `val_data` each epoch.
 
     Returns dict(final_top1, final_top5, best_top1, best_top5, best_epoch, epochs, steps,
-    num_train, train_seconds, gcl, gcl_cap_message, history) (and the FineTuner with
-    `return_trainer`, whose .encoder / .classifier hold the trained weights). `seed` (default
-    cfg.run.seed) sets the classifier init, the data order and the augmentations; `resume`
-    continues from `run_dir`/checkpoints/last.pt.
+    num_train, train_seconds, gcl, gcl_cap_message, history); `encoder` itself holds the
+    trained weights afterwards (use `FineTuner` directly to keep the classifier too). `seed`
+    (default cfg.run.seed) sets the classifier init, the data order and the augmentations;
+    `resume` continues from `run_dir`/checkpoints/last.pt.
     """
     tuner = FineTuner(cfg, encoder, train_data, val_data, run_dir=run_dir, gcl=gcl,
                       progress=progress, log_prefix=log_prefix, seed=seed)
-    result = tuner.fit(resume=resume)
-    return (result, tuner) if return_trainer else result
+    return tuner.fit(resume=resume)

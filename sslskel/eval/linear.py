@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -88,10 +87,3 @@ def linear_probe(encoder: nn.Module, train_data, val_data, data_cfg, lin_cfg,
         "best_top1": best["top1"], "best_top5": best["top5"], "best_epoch": best["epoch"],
         "epochs": lin_cfg.epochs, "history": history,
     }
-
-
-def raw_feature_table(data, transform) -> tuple[np.ndarray, np.ndarray]:
-    """Flattened clips as 'features': the no-learning baseline for kNN."""
-    ds = SkeletonDataset(data, transform)
-    feats = np.stack([ds[i]["views"][0].numpy().reshape(-1) for i in range(len(ds))])
-    return feats, data.labels.copy()

@@ -1,5 +1,5 @@
 """Semi-supervised evaluation: label subsets, the fine-tuning protocol over fractions x seeds,
-and the mean / spread of the results (CMD / HaLP protocol, METHODS.md 3).
+and the mean / spread of the results (CMD / HaLP protocol, docs/methods.md, Evaluation protocols).
 
 Label subsets (`label_subset`):
 * "class_balanced" (AimCLR's way, the default): every class present keeps round(f * n_c) of its

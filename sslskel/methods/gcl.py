@@ -177,8 +177,8 @@ class InstanceMemoryBank(nn.Module):
     def __init__(self, num_classes: int, per_class: int = 684, dim: int = 256):
         super().__init__()
         if num_classes < 1 or per_class < 1 or dim < 1:
-            raise DataFormatError("InstanceMemoryBank", "num_classes/per_class/dim",
-                                  "positive integers", f"{num_classes}/{per_class}/{dim}")
+            raise ValueError(f"InstanceMemoryBank: num_classes/per_class/dim: expected positive integers; "
+                             f"got {num_classes}/{per_class}/{dim}")
         self.num_classes, self.per_class, self.dim = num_classes, per_class, dim
         self.register_buffer("vectors", torch.zeros(num_classes, per_class, dim))
         # slot the next vector of each class goes to = the oldest slot once the class is full
@@ -229,8 +229,8 @@ class SampleMemoryBank(nn.Module):
     def __init__(self, num_samples: int, dim: int = 256):
         super().__init__()
         if num_samples < 1 or dim < 1:
-            raise DataFormatError("SampleMemoryBank", "num_samples/dim", "positive integers",
-                                  f"{num_samples}/{dim}")
+            raise ValueError(f"SampleMemoryBank: num_samples/dim: expected positive integers; "
+                             f"got {num_samples}/{dim}")
         self.num_samples, self.dim = num_samples, dim
         self.register_buffer("vectors", torch.zeros(num_samples, dim))
         self.register_buffer("labels", torch.full((num_samples,), -1, dtype=torch.long))
@@ -268,7 +268,7 @@ class SemanticMemoryBank(nn.Module):
     def __init__(self, num_classes: int, dim: int = 256, momentum: float = 0.85):
         super().__init__()
         if not 0.0 < momentum < 1.0:
-            raise DataFormatError("SemanticMemoryBank", "momentum", "a value in (0, 1)", str(momentum))
+            raise ValueError(f"SemanticMemoryBank: momentum: expected a value in (0, 1); got {momentum}")
         self.num_classes, self.dim, self.momentum = num_classes, dim, momentum
         self.register_buffer("vectors", torch.zeros(num_classes, dim))
         self.register_buffer("initialized", torch.zeros(num_classes, dtype=torch.bool))
@@ -407,17 +407,17 @@ class GraphContrast(nn.Module):
                  class_counts=None, num_samples: int | None = None, seed: int = 0):
         super().__init__()
         if variant not in VARIANTS:
-            raise DataFormatError("GraphContrast", "variant", f"one of {VARIANTS}", repr(variant))
+            raise ValueError(f"GraphContrast: variant: expected one of {VARIANTS}; got {variant!r}")
         if contrast not in CONTRASTS:
-            raise DataFormatError("GraphContrast", "contrast", f"one of {CONTRASTS}", repr(contrast))
+            raise ValueError(f"GraphContrast: contrast: expected one of {CONTRASTS}; got {contrast!r}")
         if temperature <= 0:
-            raise DataFormatError("GraphContrast", "temperature", "a positive number", str(temperature))
+            raise ValueError(f"GraphContrast: temperature: expected a positive number; got {temperature}")
         if contrast == "feature" and not feature_dim:
-            raise DataFormatError("GraphContrast", "feature_dim",
-                                  "the encoder's feature_dim when contrast='feature'", str(feature_dim))
+            raise ValueError("GraphContrast: feature_dim: expected the encoder's feature_dim when "
+                             f"contrast='feature'; got {feature_dim}")
         if variant == "authors_code" and not num_samples:
-            raise DataFormatError("GraphContrast", "num_samples",
-                                  "the training set size when variant='authors_code'", str(num_samples))
+            raise ValueError("GraphContrast: num_samples: expected the training set size when "
+                             f"variant='authors_code'; got {num_samples}")
         self.num_classes, self.variant, self.contrast = num_classes, variant, contrast
         self.temperature = temperature
         self.num_hard_positives = num_hard_positives
@@ -504,8 +504,8 @@ class GraphContrast(nn.Module):
         anchors = anchors.to(device)
         if self.variant == "authors_code":
             if sample_index is None:
-                raise DataFormatError("GraphContrast.forward", "sample_index",
-                                      "dataset indices of the batch for variant='authors_code'", "None")
+                raise ValueError("GraphContrast.forward: sample_index: expected the dataset indices of "
+                                 "the batch for variant='authors_code'; got None")
             loss_instance = self._instance_loss_authors(anchors, labels)
             loss_semantic = _zero_loss(anchors)
         else:

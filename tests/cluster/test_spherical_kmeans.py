@@ -186,13 +186,15 @@ def test_antipodal_members_do_not_give_nan():
     assert_unit_prototypes(prototypes, 1, 3)
 
 
-def test_bad_input_raises_data_format_error():
+def test_bad_input_raises():
     points, _ = clustered_points(n=10, d=4, clusters=2, seed=13)
     with pytest.raises(DataFormatError, match="points"):
         fit_prototypes(points[0], 2)
-    with pytest.raises(DataFormatError, match="k"):
-        fit_prototypes(points, 0)
-    with pytest.raises(DataFormatError, match="backend"):
-        fit_prototypes(points, 2, backend="sklearn")
     with pytest.raises(DataFormatError, match="points"):
         fit_prototypes(torch.ones(4, 3, dtype=torch.long), 2)
+    # bad arguments (not bad points) are plain ValueErrors
+    for kwargs, field in (({"k": 0}, "k"), ({"k": 2, "backend": "sklearn"}, "backend"),
+                          ({"k": 2, "restarts": 0}, "restarts")):
+        with pytest.raises(ValueError, match=field) as err:
+            fit_prototypes(points, **kwargs)
+        assert not isinstance(err.value, DataFormatError)

@@ -1,5 +1,5 @@
 """Tests for sslskel.data.modalities against loops over the 1-based bone table of
-METHODS.md 1.1, on numpy and torch inputs."""
+docs/methods.md ("Joint orders"), on numpy and torch inputs."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from sslskel.data.modalities import (
     MODALITIES, bone_parents, to_bone, to_bone_motion, to_modality, to_motion,
 )
 
-# METHODS.md 1.1, 1-based (v1, v2): bone[v1] = joint[v1] - joint[v2]; typed in again on
+# docs/methods.md, Joint orders, 1-based (v1, v2): bone[v1] = joint[v1] - joint[v2]; typed in again on
 # purpose so a mistake in layouts.py's table would show up here.
 NTU_BONES_1BASED = [
     (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9),

@@ -426,8 +426,9 @@ def test_authors_code_variant_thresholds_and_rows():
     gcl = small_gcl(variant="authors_code", num_samples=20, num_hard_positives=2,
                     num_hard_negatives=3, num_random_negatives=3, temperature=0.8)
     assert gcl.semantic_bank is None and not any(p.requires_grad for p in gcl.parameters())
-    with pytest.raises(DataFormatError, match="sample_index"):
+    with pytest.raises(ValueError, match="sample_index") as err:  # a missing argument, not bad data
         gcl(random_graphs(1), torch.tensor([0]), num_persons=2)
+    assert not isinstance(err.value, DataFormatError)
     # bank: one class-0 entry, three negatives -> anchor of class 0 not ready (1 < 2 positives)
     gcl(random_graphs(4, seed=1), torch.tensor([0, 1, 2, 1]), 2, sample_index=torch.arange(4))
     graphs = random_graphs(1, seed=9)
@@ -458,8 +459,9 @@ def test_feature_contrast_variant():
     out = gcl(features, torch.tensor([0, 1, 2, 0]), num_persons=2)
     out["loss"].backward()
     assert out["loss"].item() > 0 and features.grad.abs().sum() > 0
-    with pytest.raises(DataFormatError, match="feature_dim"):
+    with pytest.raises(ValueError, match="feature_dim") as err:  # a bad argument, not bad data
         small_gcl(contrast="feature")
+    assert not isinstance(err.value, DataFormatError)
 
 
 def test_bank_state_survives_state_dict_round_trip():

@@ -190,10 +190,16 @@ def test_bad_input_raises():
         hallucinate_positives(torch.ones(2, 3), torch.ones(1, 3))
     with pytest.raises(DataFormatError, match="prototypes"):
         hallucinate_positives(torch.ones(2, 3), torch.ones(4, 5))
-    with pytest.raises(DataFormatError, match="lam"):
-        hallucinate_positives(torch.ones(2, 3), torch.eye(3), lam=1.5)
-    with pytest.raises(DataFormatError, match="name"):
-        apply_filter("best", None, None, None, None)
+    # bad arguments (not bad data) are plain ValueErrors
+    for call, field in ((lambda: hallucinate_positives(torch.ones(2, 3), torch.eye(3), lam=1.5), "lam"),
+                        (lambda: hallucinate_positives(torch.ones(2, 3), torch.eye(3), num_positives=0),
+                         "num_positives"),
+                        (lambda: apply_filter("best", None, None, None, None), "name"),
+                        (lambda: halp_loss(torch.ones(2, 3), torch.ones(2, 4, 3),
+                                           torch.ones(2, 4, dtype=torch.bool), 0.0), "temperature")):
+        with pytest.raises(ValueError, match=field) as err:
+            call()
+        assert not isinstance(err.value, DataFormatError)
 
 
 # ------------------------------------------------------------------------------ filters
