@@ -518,7 +518,26 @@ def read_ntu_split(directory, split: str, benchmark: str, missing_file=None, **k
 
 
 # -- entry point ------------------------------------------------------------------------------
-FILE_FORMATS = ("cmd", "stgcn", "aimclr", "ctrgcn", "pyskl", "ucla", "pku", "ntu_raw", "msr", "utd")
+def _read_ntu_raw(path, split, benchmark, mmap, missing_file) -> SkeletonData:
+    if benchmark is None:
+        raise ValueError("raw NTU .skeleton files need benchmark= one of xsub, xview, xset")
+    return read_ntu_split(path, split, benchmark, missing_file)
+
+
+# data.format -> reader(path, split, benchmark, mmap, missing_file); `benchmark` None = the default
+READERS = {
+    "cmd": lambda path, split, benchmark, mmap, _: read_cmd(path, split, mmap),
+    "stgcn": lambda path, split, benchmark, mmap, _: read_stgcn(path, split, mmap),
+    "aimclr": lambda path, split, benchmark, mmap, _: read_aimclr(path, split, mmap),
+    "ctrgcn": lambda path, split, benchmark, mmap, _: read_ctrgcn(path, split, mmap),
+    "pyskl": lambda path, split, benchmark, mmap, _: read_pyskl(path, split, benchmark or "xsub"),
+    "ucla": lambda path, split, benchmark, mmap, _: read_ucla(path, split),
+    "pku": lambda path, split, benchmark, mmap, _: read_pku(path, split, benchmark or "xsub"),
+    "ntu_raw": _read_ntu_raw,
+    "msr": lambda path, split, benchmark, mmap, _: read_msr(path, split, benchmark or "xsub"),
+    "utd": lambda path, split, benchmark, mmap, _: read_utd(path, split, benchmark or "xsub"),
+}
+FILE_FORMATS = tuple(READERS)
 # formats whose files say which joint order they use; the others only give a joint count
 FORMATS_WITH_LAYOUT = ("ucla", "pku", "ntu_raw", "msr", "utd")
 
@@ -566,26 +585,7 @@ def load_split(path, split: str, *, benchmark: str | None = None, file_format: s
 
 
 def _read(path: Path, split: str, benchmark, file_format: str, mmap: bool, missing_file) -> SkeletonData:
-    if file_format == "cmd":
-        return read_cmd(path, split, mmap)
-    if file_format == "stgcn":
-        return read_stgcn(path, split, mmap)
-    if file_format == "aimclr":
-        return read_aimclr(path, split, mmap)
-    if file_format == "ctrgcn":
-        return read_ctrgcn(path, split, mmap)
-    if file_format == "pyskl":
-        return read_pyskl(path, split, benchmark or "xsub")
-    if file_format == "ucla":
-        return read_ucla(path, split)
-    if file_format == "pku":
-        return read_pku(path, split, benchmark or "xsub")
-    if file_format == "ntu_raw":
-        if benchmark is None:
-            raise ValueError("raw NTU .skeleton files need benchmark= one of xsub, xview, xset")
-        return read_ntu_split(path, split, benchmark, missing_file)
-    if file_format == "msr":
-        return read_msr(path, split, benchmark or "xsub")
-    if file_format == "utd":
-        return read_utd(path, split, benchmark or "xsub")
-    raise ValueError(f"data.format: unknown file format {file_format!r}; valid: {', '.join(FILE_FORMATS)}")
+    reader = READERS.get(file_format)
+    if reader is None:
+        raise ValueError(f"data.format: unknown file format {file_format!r}; valid: {', '.join(FILE_FORMATS)}")
+    return reader(path, split, benchmark, mmap, missing_file)

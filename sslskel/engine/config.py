@@ -330,10 +330,14 @@ def check_data_settings(data_cfg: DataConfig) -> None:
     """Fail at start-up on an unknown layout, normalisation mode, preset or preset argument."""
     from ..data.layouts import LAYOUTS
     from ..data.normalize import NORMALIZE_MODES
+    from ..data.readers import FILE_FORMATS
     from ..data.transforms import PRESETS
 
     if data_cfg.layout != "auto" and data_cfg.layout not in LAYOUTS:
         raise ConfigError(f"data.layout: unknown layout {data_cfg.layout!r}; valid: auto, {', '.join(sorted(LAYOUTS))}")
+    if data_cfg.format is not None and data_cfg.format not in FILE_FORMATS:
+        raise ConfigError(f"data.format: unknown file format {data_cfg.format!r}; valid: null (detect), "
+                          f"{', '.join(FILE_FORMATS)}")
     if data_cfg.normalize not in NORMALIZE_MODES:
         raise ConfigError(f"data.normalize: expected one of {', '.join(NORMALIZE_MODES)}, got {data_cfg.normalize!r}")
     if data_cfg.augment not in PRESETS:
