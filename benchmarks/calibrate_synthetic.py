@@ -21,7 +21,7 @@ JSON object (accuracies in %, per-epoch test accuracy of the supervised runs in 
 sweep in the README was made.
 
 Measured (default config, GENERATOR_VERSION 3, --epochs 16 --seed 0): see `CALIBRATION` in
-sslskel/data/synthetic.py and README "Synthetic data".
+sslskel/data/synthetic/ and README "Synthetic data".
 
 Example:
     python benchmarks/calibrate_synthetic.py --epochs 16

@@ -34,7 +34,7 @@ from seed_study import run_study  # noqa: E402
 from sslskel.data.build import load_data  # noqa: E402
 from sslskel.data.readers import detect_format  # noqa: E402
 from sslskel.engine.config import load_config  # noqa: E402
-from sslskel.engine.io import atomic_write_json  # noqa: E402
+from sslskel.common.io import atomic_write_json  # noqa: E402
 from sslskel.eval.baselines import logistic_floor, nearest_neighbour_floor, raw_clip_features  # noqa: E402
 
 CONFIG_DIRS = {"msr": "msr_action3d", "utd": "utd_mhad", "ucla": "nw_ucla"}

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sslskel.engine.config import load_config  # noqa: E402
-from sslskel.engine.io import atomic_write_json  # noqa: E402
+from sslskel.common.io import atomic_write_json  # noqa: E402
 from sslskel.engine.pretrain import run_pretraining  # noqa: E402
 from sslskel.eval.protocols import evaluate, load_run_encoder  # noqa: E402
 

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from sslskel.engine.config import ConfigError  # noqa: E402
-from sslskel.engine.io import atomic_write_json  # noqa: E402
+from sslskel.common.io import atomic_write_json  # noqa: E402
 from sslskel.eval.protocols import PROTOCOLS, evaluate, find_newest_run, format_table, load_run_encoder  # noqa: E402
 
 

@@ -38,11 +38,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from sslskel.data.build import load_data  # noqa: E402
-from sslskel.engine.checkpoint import load_checkpoint, seed_everything  # noqa: E402
+from sslskel.common.checkpoint import load_checkpoint, seed_everything  # noqa: E402
 from sslskel.engine.config import ConfigError, load_config, read_yaml, save_config, to_dict  # noqa: E402
 from sslskel.engine.finetune import require_graphs  # noqa: E402
 from sslskel.models import encoder_class  # noqa: E402
-from sslskel.engine.io import atomic_write_json  # noqa: E402
+from sslskel.common.io import atomic_write_json  # noqa: E402
 from sslskel.engine.pretrain import new_run_dir  # noqa: E402
 from sslskel.eval.protocols import find_newest_run  # noqa: E402
 from sslskel.eval.semi import (SAMPLINGS, format_graph_distances, format_results, run_semi,  # noqa: E402

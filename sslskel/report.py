@@ -26,7 +26,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from .common.checkpoint import load_checkpoint
 from .engine.run_log import read_metrics
+from .methods.hallucinate import hallucinate_positives, rank_filter
 
 FIGURES = {
     "losses.png": ("loss", ["train/loss", "loss/infonce", "loss/halp"]),
@@ -48,9 +50,6 @@ def series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
 def prototype_similarities(run_dir: Path, num_positives: int = 100, seed: int = 0) -> dict | None:
     """Figure 3's data from checkpoints/last.pt: sims of a key and its positives to each prototype."""
     import torch
-
-    from .engine.checkpoint import load_checkpoint
-    from .methods.hallucinate import hallucinate_positives, rank_filter
 
     path = run_dir / "checkpoints" / "last.pt"
     if not path.is_file():

@@ -58,7 +58,7 @@ def test_semi_on_the_newest_run_writes_table_and_json(pretrained_runs, capsys):
 def test_every_fine_tune_starts_from_the_pretrained_weights(pretrained_runs):
     import torch
 
-    from sslskel.engine.checkpoint import load_checkpoint
+    from sslskel.common.checkpoint import load_checkpoint
 
     _, run_dir = pretrained_runs
     args = script.build_parser().parse_args(["--run", str(run_dir)])

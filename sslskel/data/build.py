@@ -19,6 +19,8 @@ import numpy as np
 from .container import SkeletonData
 from .layouts import get_layout
 from .normalize import check_prenormalized, normalize_skeletons, resolve_mode
+from .readers import FORMATS_WITH_LAYOUT, load_split
+from .synthetic import SyntheticConfig, ensure_synthetic
 from .transforms import Compose, ToModality, build_transform as build_preset
 
 
@@ -29,14 +31,8 @@ def load_data(data_cfg, split: str) -> SkeletonData:
     what the data is and what was applied, so a run's saved config records them and every
     later evaluation of the run reads its data the same way.
     """
-    from .readers import load_split
-
     if data_cfg.path is None:
-        from .synthetic import SyntheticConfig, ensure_synthetic
-
-        synthetic = SyntheticConfig(num_classes=data_cfg.synthetic.num_classes,
-                                    num_subjects=data_cfg.synthetic.num_subjects,
-                                    seed=data_cfg.synthetic.seed)
+        synthetic = SyntheticConfig.from_mapping(data_cfg.synthetic)
         path = ensure_synthetic(benchmark=data_cfg.benchmark, config=synthetic)
         data = load_split(path, split)
     else:
@@ -66,8 +62,6 @@ EAGER_BYTES = 512 * 2**20
 
 def _adopt_layout(data: SkeletonData, wanted: str) -> SkeletonData:
     """Array formats only give a joint count: take the config's layout if the count fits."""
-    from .readers import FORMATS_WITH_LAYOUT
-
     if (data.file_format not in FORMATS_WITH_LAYOUT and data.layout != wanted
             and get_layout(wanted).num_joints == get_layout(data.layout).num_joints):
         return replace(data, layout=wanted, index=data.index)

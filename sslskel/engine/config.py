@@ -27,16 +27,17 @@ from typing import Any
 
 import yaml
 
+from ..common.io import atomic_write_text
+from ..data.layouts import LAYOUTS
+from ..data.normalize import NORMALIZE_MODES
+from ..data.readers import FILE_FORMATS
+from ..data.synthetic import SyntheticConfig
+from ..data.transforms import PRESETS
+from ..models import ENCODERS, encoder_class
+
 
 class ConfigError(ValueError):
     """A configuration key is unknown or its value has the wrong type."""
-
-
-@dataclass
-class SyntheticConfig:
-    num_classes: int = 20
-    num_subjects: int = 20
-    seed: int = 0
 
 
 @dataclass
@@ -53,7 +54,9 @@ class DataConfig:
     augment: str = "cmd_pretrain"  # transform preset for pretraining views (sslskel.data.transforms.PRESETS)
     augment_args: dict = field(default_factory=dict)  # keyword arguments of that preset, checked at start-up
     num_workers: int = 2
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    # settings of the embedded synthetic set (sslskel.data.synthetic.SyntheticConfig, whose
+    # defaults apply to keys not given), e.g. {num_classes: 10, seed: 1}
+    synthetic: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -96,7 +99,7 @@ class OptimConfig:
     epochs: int = 450
     milestones: list[int] = field(default_factory=lambda: [350])
     gamma: float = 0.1
-    # linear warm-up, one rate per epoch: lr * (epoch + 1) / warmup_epochs (sslskel.engine.schedule)
+    # linear warm-up, one rate per epoch: lr * (epoch + 1) / warmup_epochs (sslskel.common.schedule)
     warmup_epochs: int = 0
 
 
@@ -309,8 +312,6 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *,
 
 def check_encoder_args(encoder_cfg: EncoderConfig) -> None:
     """Fail at start-up when `encoder.args` names an argument the encoder does not take."""
-    from ..models import ENCODERS, encoder_class
-
     if encoder_cfg.name not in ENCODERS:
         raise ConfigError(f"encoder.name: unknown encoder {encoder_cfg.name!r}; valid: "
                           f"{', '.join(sorted(ENCODERS))}")
@@ -328,16 +329,15 @@ def check_encoder_args(encoder_cfg: EncoderConfig) -> None:
 
 def check_data_settings(data_cfg: DataConfig) -> None:
     """Fail at start-up on an unknown layout, normalisation mode, preset or preset argument."""
-    from ..data.layouts import LAYOUTS
-    from ..data.normalize import NORMALIZE_MODES
-    from ..data.readers import FILE_FORMATS
-    from ..data.transforms import PRESETS
-
     if data_cfg.layout != "auto" and data_cfg.layout not in LAYOUTS:
         raise ConfigError(f"data.layout: unknown layout {data_cfg.layout!r}; valid: auto, {', '.join(sorted(LAYOUTS))}")
     if data_cfg.format is not None and data_cfg.format not in FILE_FORMATS:
         raise ConfigError(f"data.format: unknown file format {data_cfg.format!r}; valid: null (detect), "
                           f"{', '.join(FILE_FORMATS)}")
+    try:
+        SyntheticConfig.from_mapping(data_cfg.synthetic)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if data_cfg.normalize not in NORMALIZE_MODES:
         raise ConfigError(f"data.normalize: expected one of {', '.join(NORMALIZE_MODES)}, got {data_cfg.normalize!r}")
     if data_cfg.augment not in PRESETS:
@@ -353,6 +353,4 @@ def check_data_settings(data_cfg: DataConfig) -> None:
 
 
 def save_config(cfg, path: str | os.PathLike) -> None:
-    from .io import atomic_write_text
-
     atomic_write_text(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False))

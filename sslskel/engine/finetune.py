@@ -64,13 +64,14 @@ from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
 from ..data.layouts import get_layout
 from ..methods.gcl import GraphContrast, average_graphs
-from ..models import encoder_class
-from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from ..models import ENCODERS, encoder_class
+from ..common.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from ..common.device import autocast, resolve_device
+from ..common.io import atomic_write_text
+from ..common.knn import topk_accuracy
+from ..common.schedule import set_lr, step_lr
 from .config import to_dict
-from .device import autocast, resolve_device
-from .io import atomic_write_text
 from .run_log import RunLogger, truncate_metrics
-from .schedule import set_lr, step_lr
 from .trainer import build_optimizer
 
 
@@ -83,8 +84,6 @@ def returns_graphs(encoder: nn.Module | type) -> bool:
 
 def graph_encoders() -> list[str]:
     """Names of the registered encoders that can return graphs."""
-    from ..models import ENCODERS
-
     return sorted(name for name in ENCODERS if returns_graphs(encoder_class(name)))
 
 
@@ -148,8 +147,6 @@ def predict(encoder: nn.Module, classifier: nn.Module, loader, device: torch.dev
 
 def top_k(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Top-1 and top-5 accuracy in %; with fewer than 5 classes top-5 is 100 by definition."""
-    from ..eval.knn import topk_accuracy
-
     out = topk_accuracy(scores, labels, ks=(1, 5) if scores.shape[1] >= 5 else (1,))
     out.setdefault("top5", 100.0)
     return out

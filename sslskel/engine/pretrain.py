@@ -21,10 +21,10 @@ from pathlib import Path
 
 from ..data.build import load_data
 from ..methods import build_method
-from .checkpoint import seed_everything
+from ..common.checkpoint import seed_everything
+from ..common.device import apply_run_settings
+from ..common.io import atomic_write_json
 from .config import save_config
-from .device import apply_run_settings
-from .io import atomic_write_json
 from .trainer import PretrainTrainer
 
 

@@ -19,6 +19,8 @@ import math
 import time
 from pathlib import Path
 
+from ..common.io import atomic_write_text
+
 
 class RunLogger:
     def __init__(self, run_dir: str | Path, tensorboard: bool = True):
@@ -62,8 +64,6 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
 
 def truncate_metrics(run_dir: str | Path, step: int) -> None:
     """On resume: drop records logged after `step` (an epoch cut short by a crash)."""
-    from .io import atomic_write_text
-
     path = Path(run_dir) / "metrics.jsonl"
     if path.exists():
         kept = [r for r in read_metrics(run_dir) if r["step"] <= step]

@@ -22,11 +22,13 @@ from ..data.build import build_transform, resolve_layout
 from ..data.container import SkeletonData
 from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
 from ..methods.base import Progress
-from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from ..common.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from ..common.device import autocast, resolve_device, to_device
+from ..common.features import extract_features
+from ..common.knn import knn_accuracy
+from ..common.schedule import set_lr, step_lr
 from .config import to_dict
-from .device import autocast, resolve_device, to_device
 from .run_log import RunLogger, truncate_metrics
-from .schedule import set_lr, step_lr
 
 
 def build_optimizer(params, optim_cfg) -> torch.optim.Optimizer:
@@ -154,9 +156,6 @@ class PretrainTrainer:
 
     @torch.no_grad()
     def online_knn(self) -> dict:
-        from ..eval.features import extract_features
-        from ..eval.knn import knn_accuracy
-
         train, val = self.knn_data
         transform = build_transform(self.cfg.data, train=False)
         kwargs = dict(batch_size=self.cfg.optim.batch_size, device=self.device, amp=self.cfg.run.amp)

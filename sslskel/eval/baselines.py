@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.transforms import resize_time
-from .knn import knn_accuracy
+from ..common.knn import knn_accuracy
 
 
 def raw_clip_features(data, frames: int = 50) -> np.ndarray:

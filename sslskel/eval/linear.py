@@ -21,10 +21,10 @@ from tqdm import tqdm
 
 from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
-from ..engine.device import autocast
-from ..engine.schedule import set_lr, step_lr
-from .features import extract_features
-from .knn import topk_accuracy
+from ..common.device import autocast
+from ..common.features import extract_features
+from ..common.knn import topk_accuracy
+from ..common.schedule import set_lr, step_lr
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:

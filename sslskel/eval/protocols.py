@@ -15,12 +15,12 @@ from pathlib import Path
 import torch
 
 from ..data.build import build_transform, load_data
-from ..engine.checkpoint import load_checkpoint
-from ..engine.config import Config, load_config
-from ..engine.device import apply_run_settings, resolve_device
 from ..methods.base import build_method_encoder
-from .features import extract_features
-from .knn import knn_accuracy
+from ..common.checkpoint import load_checkpoint
+from ..common.device import apply_run_settings, resolve_device
+from ..common.features import extract_features
+from ..common.knn import knn_accuracy
+from ..engine.config import Config, load_config
 from .linear import linear_probe
 
 PROTOCOLS = ("linear", "knn")

@@ -19,8 +19,9 @@ deviation (numpy's default, ddof=0) over seeds of the final and best top-1.
 
 With `graph_distances=True` each fine-tuned model also gets SkeletonGCL's Tab. 9 diagnostics on
 the val set: the last unit's refinement graphs averaged over persons and channels and
-flattened (K*V*V), then `sslskel.methods.gcl.graph_class_distances` (correct vs misclassified
-samples; distance to the own-class centroid, to the other classes' centroids, to all).
+flattened (K*V*V), then `sslskel.eval.graph_distances.graph_class_distances` (correct vs
+misclassified samples; distance to the own-class centroid, to the other classes' centroids, to
+all).
 
 Example:
     >>> import numpy as np
@@ -47,9 +48,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..engine.device import apply_run_settings
+from ..common.device import apply_run_settings
+from ..common.io import atomic_write_json
 from ..engine.finetune import FineTuner, build_graph_contrast, predict, require_graphs
-from ..engine.io import atomic_write_json
+from .graph_distances import graph_class_distances
 
 SAMPLINGS = ("class_balanced", "random")
 
@@ -87,8 +89,6 @@ def label_subset(labels, fraction: float, seed: int, sampling: str = "class_bala
 
 def graph_distance_diagnostics(tuner: FineTuner) -> dict[str, float]:
     """SkeletonGCL Tab. 9 on the val set for a fine-tuned model (see the module doc)."""
-    from ..methods.gcl import graph_class_distances
-
     require_graphs(tuner.encoder, "--graph-distances")
     pred = predict(tuner.encoder, tuner.classifier, tuner.val_loader, tuner.device,
                    tuner.cfg.run.amp, graphs=True)

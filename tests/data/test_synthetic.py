@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sslskel.data import synthetic as S
+from sslskel.data.synthetic import cache as synthetic_cache, generator as synthetic_generator
 from sslskel.data.container import ntu_meta_from_names
 from sslskel.data.layouts import NTU25
 from sslskel.data.ntu_raw import parse_skeleton_file
@@ -228,14 +229,14 @@ def test_cache_write_is_atomic(tmp_path, monkeypatch):
     target = tmp_path / f"synthetic-{small.digest()}" / "xsub"
     real_save, calls = np.save, []
 
-    def failing_save(path, array):
+    def failing_save(file, array, *args, **kwargs):
         assert not target.exists()  # nothing visible while writing
-        calls.append(path)
-        if len(calls) == 3:
+        calls.append(file)
+        if len(calls) == 2:  # the val split's num_frame file: the train split is already written
             raise OSError("disk full")
-        real_save(path, array)
+        real_save(file, array, *args, **kwargs)
 
-    monkeypatch.setattr(S.np, "save", failing_save)
+    monkeypatch.setattr(np, "save", failing_save)
     with pytest.raises(OSError):
         S.ensure_synthetic("xsub", small, cache_dir=tmp_path)
     assert not target.exists()
@@ -244,10 +245,10 @@ def test_cache_write_is_atomic(tmp_path, monkeypatch):
 
 def test_concurrent_writer_that_finished_first_wins(tiny, tmp_path):
     target = tmp_path / "xsub"
-    normalized = S.normalized_copy(tiny)
-    S.write_benchmark_atomically(target, tiny, normalized, "xsub", TINY)
+    normalized = synthetic_cache.normalized_copy(tiny)
+    synthetic_cache.write_benchmark_atomically(target, tiny, normalized, "xsub", TINY)
     before = os.stat(target / "train_data_joint.npy").st_mtime_ns
-    S.write_benchmark_atomically(target, tiny, normalized, "xsub", TINY)  # loses the rename race
+    synthetic_cache.write_benchmark_atomically(target, tiny, normalized, "xsub", TINY)  # loses the rename race
     assert os.stat(target / "train_data_joint.npy").st_mtime_ns == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["xsub"]
 
@@ -270,9 +271,9 @@ def test_apply_manner_matches_a_plain_loop_and_leaves_idle_frames():
     rng = np.random.default_rng(3)
     angles = np.zeros((2, 10, 25, 3))
     angles[:, 3:7] = rng.normal(size=(2, 4, 25, 3))  # the action: frames 3-6
-    gain, offset = S.sample_manners(rng, 4, 5, scale=1.0)
+    gain, offset = synthetic_generator.sample_manners(rng, 4, 5, scale=1.0)
     g, o = gain[[1, 3], 2], offset[[1, 3], 2]
-    out = S.apply_manner(angles, g, o)
+    out = synthetic_generator.apply_manner(angles, g, o)
     for n in range(2):
         peak = max(np.abs(angles[n, t]).max() for t in range(10))
         for t in range(10):
@@ -284,5 +285,5 @@ def test_apply_manner_matches_a_plain_loop_and_leaves_idle_frames():
 
 
 def test_manner_scale_zero_is_the_plain_action():
-    gain, offset = S.sample_manners(np.random.default_rng(0), 3, 4, scale=0.0)
+    gain, offset = synthetic_generator.sample_manners(np.random.default_rng(0), 3, 4, scale=0.0)
     assert (gain == 1).all() and not offset.any()

@@ -108,3 +108,16 @@ def test_gru_input_norm_width_follows_modality_layout_and_persons(modality, layo
     assert type(encoder).__name__ == "BiGRUEncoder"
     assert encoder.input_norm.num_features == features
     assert encoder.gru.input_size == features
+
+
+def test_data_synthetic_is_checked_against_the_one_synthetic_config():
+    from sslskel.data.synthetic import SyntheticConfig
+
+    cfg = load_config(None, ["data.synthetic={num_classes: 10, seed: 3, idle_frames: [2, 20]}"])
+    built = SyntheticConfig.from_mapping(cfg.data.synthetic)
+    assert (built.num_classes, built.seed, built.idle_frames, built.num_subjects) == (10, 3, (2, 20), 20)
+    assert SyntheticConfig.from_mapping({}) == SyntheticConfig()  # the default config: the default set
+    with pytest.raises(ConfigError, match=r"unknown key 'data.synthetic.num_class'.*num_classes"):
+        load_config(None, ["data.synthetic.num_class=3"])
+    with pytest.raises(ConfigError, match=r"data.synthetic: num_classes must be in \[1, 30\]"):
+        load_config(None, ["data.synthetic.num_classes=99"])

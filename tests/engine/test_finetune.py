@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sslskel.data.build import load_data
-from sslskel.engine.checkpoint import load_checkpoint, seed_everything
+from sslskel.common.checkpoint import load_checkpoint, seed_everything
 from sslskel.engine.finetune import (FineTuner, build_graph_contrast, finetune, graph_encoders,
                                      predict, require_graphs, top_k)
 from sslskel.engine.run_log import read_metrics

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sslskel.engine.checkpoint import load_checkpoint
+from sslskel.common.checkpoint import load_checkpoint
 from sslskel.engine.config import load_config
 from sslskel.engine.pretrain import run_pretraining
 from sslskel.engine.run_log import read_metrics

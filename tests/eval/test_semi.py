@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sslskel.data.build import load_data
-from sslskel.engine.checkpoint import seed_everything
+from sslskel.common.checkpoint import seed_everything
 from sslskel.eval import semi
 from sslskel.eval.semi import format_graph_distances, format_results, label_subset, run_semi, summarize
 from sslskel.methods.base import build_method_encoder

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sslskel.eval.knn import knn_accuracy, knn_scores, topk_accuracy
+from sslskel.common.knn import knn_accuracy, knn_scores, topk_accuracy
 
 
 def reference_scores(train, train_labels, test, k, num_classes, t):

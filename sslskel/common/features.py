@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..data.dataset import SkeletonDataset, make_loader
-from ..engine.device import autocast
+from .device import autocast
 
 
 @torch.no_grad()

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from sslskel.engine.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from sslskel.engine.io import atomic_path, atomic_write_json
-from sslskel.engine.schedule import step_lr
+from sslskel.common.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from sslskel.common.io import atomic_path, atomic_write_json
+from sslskel.common.schedule import step_lr
 
 
 def test_atomic_write_keeps_old_file_when_interrupted(tmp_path):

@@ -1,0 +1,167 @@
+"""One-way layering of the `sslskel` package, checked on the source with `ast` (nothing imported).
+
+Layers, lowest first; a module may import its own package and any lower layer, never a higher one:
+
+    data  <  models, cluster  <  methods  <  common  <  engine  <  eval  <  report
+
+`common` (device, schedule, io, checkpoint, features, knn) holds what both `engine` and `eval`
+need, so `data`, `models`, `cluster` and `methods` must not import it and it must not import
+`engine` or `eval`. No `sslskel` import may sit inside a function or method body: an import
+hidden there is how a cycle was dodged before; third-party imports inside functions (optional
+packages such as faiss, geomstats, scipy, matplotlib) are fine.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "sslskel"
+
+LAYERS = {
+    "data": 0,
+    "models": 1,
+    "cluster": 1,
+    "methods": 2,
+    "common": 3,
+    "engine": 4,
+    "eval": 5,
+    "report": 6,
+}
+
+# packages whose modules may import their own package inside a function (none)
+FUNCTION_IMPORTS_ALLOWED_WITHIN = ()
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def package_of(path: Path, root: Path = ROOT) -> list[str]:
+    """The package a relative import in `path` starts from."""
+    return list(path.relative_to(root).parent.parts)
+
+
+def sslskel_imports(path: Path, root: Path = ROOT):
+    """(line, absolute module, inside a function) for every import of an sslskel module."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+
+    def visit(node, in_function: bool):
+        for child in ast.iter_child_nodes(node):
+            inside = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                       ast.Lambda))
+            targets = []
+            if isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = package_of(path, root)
+                    if child.level > 1:
+                        base = base[:len(base) - (child.level - 1)]
+                    module = ".".join(base + ([child.module] if child.module else []))
+                else:
+                    module = child.module or ""
+                # `from sslskel import x` names the subpackage x itself
+                targets = ([f"{module}.{a.name}" for a in child.names] if module == "sslskel"
+                           else [module])
+            elif isinstance(child, ast.Import):
+                targets = [a.name for a in child.names]
+            for target in targets:
+                if target == "sslskel" or target.startswith("sslskel."):
+                    found.append((child.lineno, target, inside))
+            visit(child, inside)
+
+    visit(tree, False)
+    return found
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def all_modules():
+    return sorted(p for p in PACKAGE.rglob("*.py"))
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def test_every_subpackage_has_a_layer():
+    unknown = [p.name for p in PACKAGE.iterdir()
+               if (p.is_dir() and (p / "__init__.py").exists() or p.suffix == ".py")
+               and p.stem not in LAYERS and p.name != "__init__.py"]
+    assert not unknown, f"give these a layer in tests/test_layering.py: {unknown}"
+
+
+def test_imports_point_down_the_layers():
+    bad = []
+    for path in all_modules():
+        own = layer_of(module_name(path))
+        if own is None:
+            continue  # sslskel/__init__.py
+        for line, target, _ in sslskel_imports(path):
+            other = layer_of(target)
+            if other is None or other == own:
+                continue
+            if LAYERS[other] >= LAYERS[own]:
+                bad.append(f"{rel(path)}:{line}: {own} imports {target} ({other} is not below {own})")
+    assert not bad, "imports against the layering:\n" + "\n".join(sorted(set(bad)))
+
+
+def test_engine_does_not_import_eval():
+    bad = [f"{rel(p)}:{line}: imports {t}"
+           for p in all_modules() if module_name(p).startswith("sslskel.engine")
+           for line, t, _ in sslskel_imports(p) if layer_of(t) == "eval"]
+    assert not bad, "sslskel.engine must not import sslskel.eval:\n" + "\n".join(bad)
+
+
+def test_common_imports_neither_engine_nor_eval():
+    bad = [f"{rel(p)}:{line}: imports {t}"
+           for p in all_modules() if module_name(p).startswith("sslskel.common")
+           for line, t, _ in sslskel_imports(p) if layer_of(t) in ("engine", "eval", "report")]
+    assert not bad, "sslskel.common must import neither engine nor eval:\n" + "\n".join(bad)
+
+
+def test_data_imports_only_data():
+    bad = [f"{rel(p)}:{line}: imports {t}"
+           for p in all_modules() if module_name(p).startswith("sslskel.data")
+           for line, t, _ in sslskel_imports(p) if layer_of(t) not in ("data", None)]
+    assert not bad, "sslskel.data must import only sslskel.data:\n" + "\n".join(bad)
+
+
+def test_no_sslskel_import_inside_a_function():
+    bad = []
+    for path in all_modules():
+        for line, target, inside in sslskel_imports(path):
+            if not inside:
+                continue
+            own = layer_of(module_name(path))
+            if own in FUNCTION_IMPORTS_ALLOWED_WITHIN and layer_of(target) == own:
+                continue
+            bad.append(f"{rel(path)}:{line}: imports {target} inside a function")
+    assert not bad, ("sslskel imports belong at the top of the module:\n"
+                     + "\n".join(sorted(set(bad))))
+
+
+def test_the_checker_sees_relative_and_function_imports(tmp_path):
+    """The parser itself: relative imports resolve, imports in methods count as inside."""
+    pkg = tmp_path / "sslskel" / "engine"
+    pkg.mkdir(parents=True)
+    src = pkg / "x.py"
+    src.write_text("from ..common.io import atomic_path\n"
+                   "from . import config\n"
+                   "import torch\n"
+                   "class A:\n"
+                   "    def f(self):\n"
+                   "        from ..eval.knn import knn_accuracy\n"
+                   "        import faiss\n")
+    found = sslskel_imports(src, root=tmp_path)
+    assert (1, "sslskel.common.io", False) in found
+    assert (2, "sslskel.engine", False) in found
+    assert (6, "sslskel.eval.knn", True) in found
+    assert not any("torch" in t or "faiss" in t for _, t, _ in found)
