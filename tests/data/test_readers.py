@@ -7,8 +7,8 @@ import pytest
 
 from sslskel.data.errors import DataFormatError
 from sslskel.data.ntu_raw import write_ntu_skeleton
-from sslskel.data.readers import (check_finite, detect_format, last_nonzero_frames, load_split,
-                                  read_pyskl)
+from sslskel.data.pyskl import read_pyskl
+from sslskel.data.readers import check_finite, detect_format, last_nonzero_frames, load_split
 
 NAMES = ["S001C001P001R001A001", "S001C002P002R001A002", "S002C003P003R002A003",
          "S003C001P005R001A004", "S004C002P008R002A005"]
