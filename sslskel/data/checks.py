@@ -146,3 +146,22 @@ def finish_split(data, num_frames, labels, names, source, layout, meta=None, spl
     meta = ntu_meta_from_names(names) if meta is None else meta
     out = SkeletonData(data, num_frames, labels, names, meta=meta, layout=layout, source=str(source))
     return out.require_nonempty(split)
+
+
+def read_number_rows(path, width: int, what: str) -> np.ndarray:
+    """A text file of `width` whitespace-separated numbers per non-blank line -> (lines, width)
+    float32; DataFormatError naming the line otherwise. `what` says what a line holds."""
+    rows = []
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                values = np.array(line.split(), dtype=np.float64)  # then float32, as float() would
+            except ValueError:
+                raise DataFormatError(path, f"line {line_no}", f"{width} numbers ({what})",
+                                      f"a non-numeric token in {line.strip()[:60]!r}") from None
+            if values.size != width:
+                raise DataFormatError(path, f"line {line_no}", f"{width} numbers ({what})", f"{values.size}")
+            rows.append(values)
+    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, width), np.float32)

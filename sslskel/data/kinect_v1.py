@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import read_number_rows
 from .container import SkeletonData
 from .errors import DataFormatError
 from .splits import normalize_split
@@ -71,24 +72,11 @@ def drop_empty_frames(seq: np.ndarray) -> np.ndarray:
 
 def read_msr_file(path: Path) -> np.ndarray:
     """One MSR Action3D file -> (T, 20, 3) float32, all-zero frames kept."""
-    rows = []
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                values = [float(v) for v in line.split()]
-            except ValueError:
-                raise DataFormatError(path, f"line {line_no}", "4 numbers (x y z confidence)",
-                                      repr(line.strip()[:60])) from None
-            if len(values) != 4:
-                raise DataFormatError(path, f"line {line_no}", "4 numbers (x y z confidence)",
-                                      f"{len(values)}")
-            rows.append(values[:3])
+    rows = read_number_rows(path, 4, "x y z confidence")[:, :3]
     if len(rows) % JOINTS:
         raise DataFormatError(path, "lines", f"a multiple of {JOINTS} joint lines (one frame = {JOINTS} lines)",
                               f"{len(rows)}")
-    return np.asarray(rows, np.float32).reshape(-1, JOINTS, 3)
+    return rows.reshape(-1, JOINTS, 3)
 
 
 def read_utd_file(path: Path) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import read_number_rows
 from .container import META_FIELDS, SkeletonData
 from .errors import DataFormatError
 from .splits import normalize_split, parse_pku_split_file
@@ -90,19 +91,7 @@ def _read_pku_labels(path: Path) -> list[tuple[int, int, int]]:
 def _read_pku_skeleton(path: Path) -> np.ndarray:
     if not path.exists():
         raise DataFormatError(path, "file", "a skeleton file for a video of the split file", "not found")
-    rows = []
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                values = np.array(line.split(), dtype=np.float32)
-            except ValueError:
-                raise DataFormatError(path, f"line {line_no}", "150 numbers", "a non-numeric token") from None
-            if values.size != 150:
-                raise DataFormatError(path, f"line {line_no}", "150 numbers (2 bodies x 25 joints x 3)",
-                                      f"{values.size}")
-            rows.append(values)
-    if not rows:
+    rows = read_number_rows(path, 150, "2 bodies x 25 joints x 3")
+    if not len(rows):
         raise DataFormatError(path, "frames", "at least one frame line", "0")
-    return np.stack(rows)
+    return rows
