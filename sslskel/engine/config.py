@@ -315,16 +315,21 @@ def check_encoder_args(encoder_cfg: EncoderConfig) -> None:
     if encoder_cfg.name not in ENCODERS:
         raise ConfigError(f"encoder.name: unknown encoder {encoder_cfg.name!r}; valid: "
                           f"{', '.join(sorted(ENCODERS))}")
-    cls = encoder_class(encoder_cfg.name)
-    params = inspect.signature(cls.__init__).parameters
-    valid = [p for p in params if p != "self"]
-    reserved = {"layout", "in_channels", "num_persons"}  # set from the data section
-    for key in encoder_cfg.args:
+    check_arguments(encoder_class(encoder_cfg.name).__init__, encoder_cfg.args, "encoder.args",
+                    f"encoder {encoder_cfg.name!r}", reserved={"layout", "in_channels", "num_persons"},
+                    set_by=lambda key: "the data section")
+
+
+def check_arguments(fn, given: dict, where: str, owner: str, reserved: set, set_by) -> None:
+    """Every key of `given` is a parameter of `fn` and not one the config sets elsewhere
+    (`reserved`; `set_by(key)` says where)."""
+    params = [p for p in inspect.signature(fn).parameters if p != "self"]
+    for key in given:
         if key in reserved:
-            raise ConfigError(f"encoder.args.{key}: set by the data section, not here")
+            raise ConfigError(f"{where}.{key}: set by {set_by(key)}, not here")
         if key not in params:
-            raise ConfigError(f"unknown key 'encoder.args.{key}' for encoder {encoder_cfg.name!r}; "
-                              f"valid: {', '.join(sorted(set(valid) - reserved))}")
+            raise ConfigError(f"unknown key '{where}.{key}' for {owner}; "
+                              f"valid: {', '.join(sorted(set(params) - reserved))}")
 
 
 def check_data_settings(data_cfg: DataConfig) -> None:
@@ -342,14 +347,9 @@ def check_data_settings(data_cfg: DataConfig) -> None:
         raise ConfigError(f"data.normalize: expected one of {', '.join(NORMALIZE_MODES)}, got {data_cfg.normalize!r}")
     if data_cfg.augment not in PRESETS:
         raise ConfigError(f"data.augment: unknown preset {data_cfg.augment!r}; valid: {', '.join(sorted(PRESETS))}")
-    params = inspect.signature(PRESETS[data_cfg.augment]).parameters
-    reserved = {"frames", "layout", "modality"}  # set from the data section
-    for key in data_cfg.augment_args:
-        if key in reserved:
-            raise ConfigError(f"data.augment_args.{key}: set by data.{key}, not here")
-        if key not in params:
-            raise ConfigError(f"unknown key 'data.augment_args.{key}' for preset {data_cfg.augment!r}; "
-                              f"valid: {', '.join(sorted(set(params) - reserved))}")
+    check_arguments(PRESETS[data_cfg.augment], data_cfg.augment_args, "data.augment_args",
+                    f"preset {data_cfg.augment!r}", reserved={"frames", "layout", "modality"},
+                    set_by=lambda key: f"data.{key}")
 
 
 def save_config(cfg, path: str | os.PathLike) -> None:
