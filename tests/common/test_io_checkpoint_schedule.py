@@ -1,4 +1,6 @@
+import os
 import random
+import stat
 
 import numpy as np
 import pytest
@@ -23,6 +25,17 @@ def test_atomic_write_keeps_old_file_when_interrupted(tmp_path):
 def test_atomic_json(tmp_path):
     atomic_write_json(tmp_path / "a" / "r.json", {"x": 1})
     assert (tmp_path / "a" / "r.json").read_text() == '{\n  "x": 1\n}\n'
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_write_respects_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        atomic_write_json(tmp_path / "result.json", {"top1": 1.0})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "result.json").stat().st_mode) == mode
+    assert os.umask(old) == old  # the writer left the process umask as it found it
 
 
 def test_rng_state_round_trip():
