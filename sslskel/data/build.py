@@ -38,8 +38,7 @@ def load_data(data_cfg, split: str) -> SkeletonData:
     else:
         data = load_split(data_cfg.path, split, benchmark=data_cfg.benchmark,
                           file_format=data_cfg.format)
-    if data_cfg.layout == "auto":
-        data_cfg.layout = data.layout
+    resolve_layout(data_cfg, data)
     data = _adopt_layout(data, data_cfg.layout)
     if data.layout != data_cfg.layout:
         raise ValueError(f"{data.source}: data.layout: the config says {data_cfg.layout!r} but the "

@@ -150,24 +150,18 @@ def test_msr_values_split_and_labels(tmp_path, rng):
             assert (data.data[i, :, t:] == 0).all()
 
 
-def test_msr_line_with_three_numbers(tmp_path, rng):
-    path = _write_msr(tmp_path, "a01_s01_e01", _frames(rng, 1))
+@pytest.mark.parametrize("frames,line,text,fragment", [
+    (1, 7, "0.1 0.2 0.3", "got 3"),  # a number missing
+    (2, 25, "0.1 abc 0.3 1.0", "abc"),  # a non-numeric token
+])
+def test_msr_bad_line_is_named(tmp_path, rng, frames, line, text, fragment):
+    path = _write_msr(tmp_path, "a01_s01_e01", _frames(rng, frames))
     lines = path.read_text().splitlines()
-    lines[6] = "0.1 0.2 0.3"
+    lines[line - 1] = text
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataFormatError, match="line 7") as err:
+    with pytest.raises(DataFormatError, match=f"line {line}") as err:
         read_msr(tmp_path, "train")
-    assert path.name in str(err.value) and "got 3" in str(err.value)
-
-
-def test_msr_non_numeric_token(tmp_path, rng):
-    path = _write_msr(tmp_path, "a01_s01_e01", _frames(rng, 2))
-    lines = path.read_text().splitlines()
-    lines[24] = "0.1 abc 0.3 1.0"
-    path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataFormatError, match="line 25") as err:
-        read_msr(tmp_path, "train")
-    assert path.name in str(err.value) and "abc" in str(err.value)
+    assert path.name in str(err.value) and fragment in str(err.value)
 
 
 def test_msr_line_count_not_a_multiple_of_20(tmp_path, rng):
