@@ -27,16 +27,17 @@ from common import median, system_info, time_call  # noqa: E402
 from sslskel.data.build import load_data  # noqa: E402
 from sslskel.engine.config import load_config  # noqa: E402
 from sslskel.common.device import autocast, resolve_device  # noqa: E402
-from sslskel.engine.finetune import FineTuner, build_graph_contrast  # noqa: E402
+from sslskel.engine.finetune import FineTuner  # noqa: E402
 from sslskel.methods.base import build_method_encoder  # noqa: E402
+from sslskel.methods.gcl import build_graph_contrast  # noqa: E402
 
 
 def make_tuner(cfg, train, val, with_gcl: bool) -> FineTuner:
     torch.manual_seed(0)
     channels, _, _, persons = train.shape
     encoder = build_method_encoder(cfg, channels, persons)
-    gcl = build_graph_contrast(cfg, encoder, train) if with_gcl else None
-    return FineTuner(cfg, encoder, train, val, gcl=gcl, progress=False)
+    aux = [build_graph_contrast(cfg.gcl, encoder, train, seed=cfg.run.seed)] if with_gcl else []
+    return FineTuner(cfg, encoder, train, val, aux_losses=aux, progress=False)
 
 
 def main() -> None:
@@ -54,14 +55,10 @@ def main() -> None:
     batches = iter(tuners["plain"].loader)
 
     def step(tuner, batch):
-        x = batch["views"][0].to(device)
-        lengths = batch["lengths"][:, 0].to(device)
-        labels = batch["label"].to(device)
+        batch = batch.to(device)
         with autocast(device, cfg.run.amp):
-            loss = tuner.losses(x, lengths, labels, batch["index"])["loss"]
-        tuner.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        tuner.optimizer.step()
+            loss = tuner.losses(batch)["loss"]
+        tuner.optimizers.step({"main": loss})
 
     times = {name: [] for name in tuners}
     for i in range(args.warmup + args.steps):
@@ -75,10 +72,10 @@ def main() -> None:
             if i >= args.warmup:
                 times[name].append(elapsed)
     plain, gcl = median(times["plain"]), median(times["gcl"])
-    bank = tuners["gcl"].gcl.instance_bank
+    bank = tuners["gcl"].aux_losses[0].instance_bank
     print(json.dumps({
         "system": system_info(device), "config": str(args.config), "overrides": args.overrides,
-        "batch_size": cfg.finetune.batch_size, "steps": args.steps,
+        "batch_size": cfg.finetune.optim.batch_size, "steps": args.steps,
         "median_step_s": {"plain": plain, "gcl": gcl}, "gcl_over_plain_step_time": gcl / plain,
         "bank_filled_per_class_min": int(bank.fill_count.min()) if hasattr(bank, "fill_count") else None,
         "cap_message": tuners["gcl"].gcl.cap_message,

@@ -5,7 +5,7 @@
     python linear_eval/run.py --checkpoint runs/X/checkpoints/epoch_0200.pt
     python linear_eval/run.py --protocols knn          # kNN only (seconds)
     python linear_eval/run.py --random-init            # same encoder, random weights: the baseline
-    python linear_eval/run.py linear.epochs=30 data.path=/data/ntu60/xsub
+    python linear_eval/run.py linear.optim.epochs=30 data.path=/data/ntu60/xsub
 
 Prints a table and writes eval_linear.json / eval_knn.json (eval_*_random.json with
 --random-init, eval_*_<checkpoint>.json for a checkpoint other than last.pt) into the run

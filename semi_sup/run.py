@@ -1,4 +1,5 @@
-"""Semi-supervised fine-tuning of a pretrained encoder, and supervised training (SkeletonGCL).
+"""Semi-supervised fine-tuning of a pretrained encoder (supervised training with all labels,
+with or without SkeletonGCL, has its own entry point: supervised/run.py, same flags).
 
     python semi_sup/run.py                                  # newest run under runs/, 1/5/10/20 % labels
     python semi_sup/run.py --run runs/20261122-101500-halp --fractions 0.01,0.1 --seeds 5
@@ -18,7 +19,7 @@ Configuration: with a pretrained encoder the run's own config is used (its data 
 must match the weights); --config then only contributes its `finetune` and `gcl` sections.
 With --init scratch the whole --config is used; without one, the pretraining run's config if
 there is a run (so the baseline matches the pretrained encoder), else configs/synthetic/semi.yaml.
-Trailing KEY=VALUE arguments override anything (e.g. finetune.epochs=10 gcl.per_class=64).
+Trailing KEY=VALUE arguments override anything (e.g. finetune.optim.epochs=10 gcl.per_class=64).
 
 Output: per fine-tune a folder <RUN>/<tag>/f<fraction>_s<seed>/ (metrics.jsonl, TensorBoard,
 checkpoints/last.pt, result.json) and the summary <RUN>/<tag>.json, where RUN is the
@@ -30,6 +31,7 @@ exactly: finished fine-tunes are read back, an unfinished one resumes from its c
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -40,7 +42,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 from sslskel.data.build import load_data  # noqa: E402
 from sslskel.common.checkpoint import load_checkpoint, seed_everything  # noqa: E402
 from sslskel.engine.config import ConfigError, load_config, read_yaml, save_config, to_dict  # noqa: E402
-from sslskel.engine.finetune import require_graphs  # noqa: E402
+from sslskel.methods.gcl import require_graphs  # noqa: E402
 from sslskel.models import encoder_class  # noqa: E402
 from sslskel.common.io import atomic_write_json  # noqa: E402
 from sslskel.engine.pretrain import new_run_dir  # noqa: E402
@@ -92,16 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def section_overrides(path: Path) -> list[str]:
-    """The finetune / gcl sections of a YAML file as KEY=VALUE overrides (key by key)."""
-    import json
-
+    """The finetune / gcl sections of a YAML file as KEY=VALUE overrides, leaf by leaf (so a
+    file that sets finetune.optim.lr keeps the run's other finetune.optim settings)."""
     tree = read_yaml(path)
     unknown = set(tree) - set(SECTIONS_FROM_CONFIG)
     if unknown:
         print(f"note: with a pretrained encoder only {', '.join(SECTIONS_FROM_CONFIG)} are read from "
               f"{path}; ignoring {', '.join(sorted(unknown))}")
-    return [f"{section}.{key}={json.dumps(value)}" for section in SECTIONS_FROM_CONFIG
-            for key, value in (tree.get(section) or {}).items()]
+
+    def leaves(prefix: str, value) -> list[str]:
+        if isinstance(value, dict) and value and not prefix.endswith(".groups"):
+            return [item for key, sub in value.items() for item in leaves(f"{prefix}.{key}", sub)]
+        return [f"{prefix}={json.dumps(value)}"]
+
+    return [item for section in SECTIONS_FROM_CONFIG if tree.get(section)
+            for item in leaves(section, tree[section])]
 
 
 def pretraining_source(args) -> tuple[Path | None, Path | None]:
@@ -122,6 +129,11 @@ def pretraining_source(args) -> tuple[Path | None, Path | None]:
 
 
 def make_tag(args, sampling: str, checkpoint: Path | None) -> str:
+    if args.supervised:
+        tag = "supervised_scratch" if args.init == "scratch" else "supervised"
+        if args.init == "pretrained" and checkpoint is not None and checkpoint.name != "last.pt":
+            tag += f"_{checkpoint.stem}"
+        return tag + ("_gcl" if args.gcl else "")
     tag = "semi_scratch" if args.init == "scratch" else "semi"
     tag += f"_{sampling}"
     if args.init == "pretrained" and checkpoint is not None and checkpoint.name != "last.pt":
@@ -157,9 +169,15 @@ def encoder_factory(cfg, weights, channels: int, persons: int):
     return make_encoder
 
 
-def main(argv=None) -> int:
-    parser = build_parser()
+def main(argv=None, supervised: bool = False, parser: argparse.ArgumentParser | None = None) -> int:
+    """The protocol; `supervised` (supervised/run.py) trains on all labels: fraction 1.0, its own tag."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
+    args.supervised = supervised
+    if supervised:
+        if args.fractions not in (None, [1.0]) or args.sampling:
+            parser.error("supervised training uses all labels: --fractions and --sampling are for semi_sup/run.py")
+        args.fractions = [1.0]
     if args.seeds is not None and args.seeds < 1:
         parser.error("--seeds must be at least 1")
     if args.init == "scratch" and args.resume is True:

@@ -42,7 +42,7 @@ TINY_OVERRIDES = [
     "moco.queue_size=32", "moco.mlp_hidden=16", "moco.feature_dim=8", "moco.momentum=0.9",
     "optim.batch_size=16", "optim.epochs=2", "optim.milestones=[1]", "optim.lr=0.05",
     "run.progress=false", "run.knn_every=1", "run.log_every=1", "run.checkpoint_every=2",
-    "linear.epochs=3", "linear.milestones=[2]", "linear.batch_size=16",
+    "linear.optim.epochs=3", "linear.optim.milestones=[2]", "linear.optim.batch_size=16",
 ]
 
 

@@ -7,8 +7,8 @@ import yaml
 
 from support import MSR_DIR, REPO, load_script, needs_msr
 
-SHORT = ["optim.epochs=2", "run.knn_every=2", "run.progress=false", "linear.epochs=2",
-         "linear.milestones=[1]"]
+SHORT = ["optim.epochs=2", "run.knn_every=2", "run.progress=false", "linear.optim.epochs=2",
+         "linear.optim.milestones=[1]"]
 
 
 @needs_msr

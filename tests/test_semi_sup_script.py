@@ -12,7 +12,7 @@ from support import REPO, TINY_OVERRIDES, load_script
 
 script = load_script("semi_sup/run.py")
 
-FAST = ["finetune.batch_size=16", "finetune.epochs=2", "finetune.milestones=[1]", "finetune.lr=0.05",
+FAST = ["finetune.optim.batch_size=16", "finetune.optim.epochs=2", "finetune.optim.milestones=[1]", "finetune.optim.lr=0.05",
         "run.progress=false"]
 
 
@@ -44,7 +44,7 @@ def test_semi_on_the_newest_run_writes_table_and_json(pretrained_runs, capsys):
         assert row["final_top1_std"] == pytest.approx(np.std(finals))  # population std
         assert f"{row['final_top1_mean']:6.2f} ± {row['final_top1_std']:5.2f}" in out
     assert (run_dir / "semi_class_balanced" / "f0.25_s1" / "result.json").is_file()
-    assert result["config"]["finetune"]["epochs"] == 2
+    assert result["config"]["finetune"]["optim"]["epochs"] == 2
 
     # a second run with the same tag: refused, unless resumed (read back, nothing retrained)
     assert script.main(["--run", str(run_dir), "--fractions", "0.25", "--seeds", "1", "--quiet", *FAST]) == 2
@@ -78,13 +78,13 @@ def test_every_fine_tune_starts_from_the_pretrained_weights(pretrained_runs):
 def test_random_sampling_and_config_sections(pretrained_runs, tmp_path):
     _, run_dir = pretrained_runs
     config = tmp_path / "ft.yaml"
-    config.write_text("finetune:\n  epochs: 1\n  batch_size: 16\n  fractions: [0.5]\n  seeds: 1\n"
+    config.write_text("finetune:\n  optim: {epochs: 1, batch_size: 16}\n  fractions: [0.5]\n  seeds: 1\n"
                       "data:\n  frames: 99\n")
     assert script.main(["--run", str(run_dir), "--config", str(config), "--sampling", "random",
                         "--quiet", "--overwrite", "run.progress=false"]) == 0
     result = json.loads((run_dir / "semi_random.json").read_text())
     assert [r["num_labelled"] for r in result["results"]] == [24]  # round(0.5 * 48)
-    assert result["config"]["finetune"]["epochs"] == 1
+    assert result["config"]["finetune"]["optim"]["epochs"] == 1
     assert result["config"]["data"]["frames"] == 16  # data comes from the run, not --config
 
 
@@ -103,7 +103,7 @@ def test_supervised_ctrgcn_from_scratch_with_gcl_and_graph_distances(tiny_data_d
     result = json.loads((run_dir / "semi_scratch_class_balanced_gcl.json").read_text())
     assert result["init"] == "scratch" and result["gcl"] is True and result["checkpoint"] is None
     (one,) = result["results"]
-    assert one["num_labelled"] == 48 and one["gcl_cap_message"]
+    assert one["num_labelled"] == 48 and one["setup_messages"]["gcl"]
     assert {"loss_ce", "loss_instance", "loss_semantic", "train_seconds"} <= set(one["history"][-1])
     assert {"correct_dist_own", "correct_dist_other", "wrong_dist_own", "wrong_dist_other",
             "wrong_dist_predicted"} <= set(one["graph_distances"])

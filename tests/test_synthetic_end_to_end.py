@@ -21,7 +21,7 @@ def test_default_halp_config_pretrains_and_evaluates(tmp_path, capsys):
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     kept = [r["halp/kept_fraction"] for r in records if "halp/kept_fraction" in r]
     assert kept and all(0.0 < k <= 1.0 for k in kept)
-    assert linear_eval.main(["--runs", str(runs), "--quiet", "linear.epochs=2", "linear.milestones=[1]"]) == 0
+    assert linear_eval.main(["--runs", str(runs), "--quiet", "linear.optim.epochs=2", "linear.optim.milestones=[1]"]) == 0
     out = capsys.readouterr().out
     assert "linear final (epoch 2)" in out
     result = json.loads((run_dir / "eval_linear.json").read_text())

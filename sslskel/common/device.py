@@ -45,10 +45,3 @@ def autocast(device: torch.device, amp: str):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def to_device(batch: dict, device: torch.device) -> dict:
-    non_blocking = device.type == "cuda"
-    out = dict(batch)
-    out["views"] = [v.to(device, non_blocking=non_blocking) for v in batch["views"]]
-    return out

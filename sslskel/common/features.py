@@ -33,8 +33,8 @@ def extract_features(encoder, data, transform, batch_size: int = 256,
     feats, labels = [], []
     for batch in loader:
         with autocast(device, amp):
-            out = encoder(batch["views"][0].to(device), batch["lengths"][:, 0])
+            out = encoder(batch.views[0].to(device), batch.lengths[:, 0])
         feats.append(out.float().cpu())
-        labels.append(batch["label"])
+        labels.append(batch.labels)
     encoder.train(was_training)
     return torch.cat(feats).numpy(), torch.cat(labels).numpy()

@@ -3,7 +3,11 @@
 Augmentation randomness comes from a numpy Generator seeded by (seed, epoch, sample index),
 and the epoch's order from one seeded by (seed, epoch). A run therefore sees the same
 batches whatever the number of DataLoader workers, and a resumed run continues with exactly
-the batches the uninterrupted one would have had.
+the batches the uninterrupted one would have had. Loaders yield `sslskel.data.batch.Batch`.
+
+With `partners=True` every item also carries the views of the same performance seen by
+another camera (`sslskel.data.pairs`): one partner drawn per (seed, epoch, index), augmented
+with its own generator, so asking for partners leaves the sample's own views unchanged.
 
 Example:
     >>> import numpy as np
@@ -12,8 +16,8 @@ Example:
     >>> data = SkeletonData(np.ones((3, 3, 20, 25, 2), np.float32), [20, 12, 7], [0, 1, 1], ["a", "b", "c"])
     >>> ds = SkeletonDataset(data, CenterCrop(ratio=0.95, out_frames=16), num_views=2)
     >>> item = ds[1]
-    >>> item["views"][0].shape, int(item["lengths"][1]), int(item["label"])
-    (torch.Size([3, 16, 25, 2]), 16, 1)
+    >>> item["views"][0].shape, int(item["lengths"][1]), int(item["label"]), item["meta"]["camera"]
+    (torch.Size([3, 16, 25, 2]), 16, 1, -1)
 """
 
 from __future__ import annotations
@@ -24,18 +28,27 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .container import SkeletonData
+from .batch import collate
+from .container import META_FIELDS, SkeletonData
+from .pairs import cross_view_partners, performance_ids
 
 
 class SkeletonDataset(Dataset):
-    """`num_views` independently augmented views of each sample, plus label and index."""
+    """`num_views` independently augmented views of each sample, plus label, index, metadata
+    and, with `partners`, the views of a cross-view partner."""
 
-    def __init__(self, data: SkeletonData, transform, num_views: int = 1, seed: int = 0):
+    def __init__(self, data: SkeletonData, transform, num_views: int = 1, seed: int = 0,
+                 partners: bool = False):
         self.data = data
         self.transform = transform
         self.num_views = num_views
         self.seed = seed
         self.epoch = 0
+        n = len(data)
+        self.meta = {key: np.asarray(data.meta[key], np.int64) if key in data.meta
+                     else np.full(n, -1, np.int64) for key in META_FIELDS}
+        self.meta["performance"] = performance_ids(data.meta, n)
+        self.partners = cross_view_partners(data.meta, n) if partners else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -44,20 +57,29 @@ class SkeletonDataset(Dataset):
         return len(self.data)
 
     def __getitem__(self, i: int) -> dict:
+        rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+        views, lengths = self._views(i, rng)
+        item = {"views": views, "lengths": lengths, "label": int(self.data.labels[i]), "index": int(i),
+                "meta": {key: int(values[i]) for key, values in self.meta.items()}}
+        if self.partners is not None:
+            candidates = self.partners[i]
+            # separate streams (the trailing 1 and 2), so the sample's own views stay as they were
+            pick_rng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
+            j = int(pick_rng.choice(candidates)) if len(candidates) else int(i)
+            item["partner_views"], item["partner_lengths"] = self._views(
+                j, np.random.default_rng([self.seed, self.epoch, int(i), 2]))
+            item["has_partner"] = bool(len(candidates))
+        return item
+
+    def _views(self, i: int, rng: np.random.Generator) -> tuple[list[torch.Tensor], torch.Tensor]:
         x = self.data.sample(i)
         n = int(self.data.num_frames[i])
-        rng = np.random.default_rng([self.seed, self.epoch, int(i)])
         views, lengths = [], []
         for _ in range(self.num_views):
             v, length = self.transform(x, n, rng)
             views.append(torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)))
             lengths.append(length)
-        return {
-            "views": views,
-            "lengths": torch.tensor(lengths, dtype=torch.long),
-            "label": int(self.data.labels[i]),
-            "index": int(i),
-        }
+        return views, torch.tensor(lengths, dtype=torch.long)
 
 
 class EpochPermutationSampler(Sampler[int]):
@@ -87,7 +109,7 @@ def make_loader(dataset: SkeletonDataset, batch_size: int, *, shuffle: bool, see
     sampler = EpochPermutationSampler(len(dataset), seed=seed, shuffle=shuffle)
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-        drop_last=drop_last, pin_memory=device is not None and device.type == "cuda",
+        drop_last=drop_last, pin_memory=device is not None and device.type == "cuda", collate_fn=collate,
         persistent_workers=False,  # workers must see each epoch's set_epoch
     )
 

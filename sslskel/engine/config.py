@@ -1,17 +1,24 @@
 """Typed run configuration: YAML files + `key=value` overrides, checked at start-up.
 
-A config is a tree of dataclasses. Loading walks the YAML mapping against it, so an
-unknown key or a value of the wrong type fails before anything runs, naming the key and
-the valid ones. `encoder.args` is checked against the chosen encoder's constructor.
+A config is a tree of dataclasses (`sslskel.engine.config_tree`). Loading walks the YAML
+mapping against it, so an unknown key or a value of the wrong type fails before anything
+runs, naming the key and the valid ones. The sections of the chosen method are the method's
+own settings dataclasses (`PretrainMethod.settings`): `method: halp` brings `moco` and
+`halp`. `encoder.args` is checked against the chosen encoder's constructor, `data.augment_args`
+against the preset's, `optim.groups` against the method's parameter groups.
 
 Example:
     >>> cfg = load_config(None, ["optim.lr=0.05", "encoder.args.hidden_size=64"])
-    >>> cfg.optim.lr, cfg.encoder.args["hidden_size"]
-    (0.05, 64)
+    >>> cfg.optim.lr, cfg.encoder.args["hidden_size"], cfg.moco.queue_size
+    (0.05, 64, 16384)
     >>> load_config(None, ["optim.lrr=1"])
     Traceback (most recent call last):
     ...
-    sslskel.engine.config.ConfigError: unknown key 'optim.lrr'; valid keys of 'optim': batch_size, epochs, gamma, lr, milestones, momentum, nesterov, optimizer, warmup_epochs, weight_decay
+    sslskel.engine.config_tree.ConfigError: unknown key 'optim.lrr'; valid keys of 'optim': batch_size, epochs, gamma, groups, lr, milestones, momentum, nesterov, optimizer, warmup_epochs, weight_decay
+    >>> load_config(None, ["method=moco", "halp.mu=2"])
+    Traceback (most recent call last):
+    ...
+    sslskel.engine.config_tree.ConfigError: unknown key 'halp'; valid keys at the top level: data, encoder, finetune, gcl, linear, method, moco, optim, run
 """
 
 from __future__ import annotations
@@ -19,11 +26,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-import types
 import typing
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -33,11 +39,16 @@ from ..data.normalize import NORMALIZE_MODES
 from ..data.readers import FILE_FORMATS
 from ..data.synthetic import SyntheticConfig
 from ..data.transforms import PRESETS
+from ..methods import METHODS, method_class
+from ..methods.gcl import GCLSettings
 from ..models import ENCODERS, encoder_class
+from .config_tree import ConfigError, apply_override, build, coerce, merge, parse_override, read_yaml, to_dict
 
+__all__ = ["Config", "ConfigError", "DataConfig", "EncoderConfig", "FinetuneConfig", "LinearConfig",
+           "OptimConfig", "RunConfig", "config_class", "group_optim", "load_config", "read_yaml",
+           "save_config", "to_dict"]
 
-class ConfigError(ValueError):
-    """A configuration key is unknown or its value has the wrong type."""
+OPTIMIZERS = ("sgd", "adam", "adagrad")
 
 
 @dataclass
@@ -66,41 +77,59 @@ class EncoderConfig:
 
 
 @dataclass
-class MocoConfig:
-    queue_size: int = 16384
-    momentum: float = 0.999
-    temperature: float = 0.07
-    feature_dim: int = 128
-    mlp_hidden: int = 2048  # hidden width of the projection MLP (2048 in the paper config)
-
-
-@dataclass
-class HalpConfig:
-    num_prototypes: int = 20
-    recent_keys: int = 256  # prototypes are fitted on this many most recently enqueued keys
-    refresh_every: int = 5  # steps between prototype refreshes
-    num_positives: int = 100
-    lam: float = 0.8  # hardness: t = (1 - u) t_max, u ~ U(0, lam)
-    mu: float = 1.0  # weight of the HaLP term once it is on
-    start_epoch: int = 200  # mu = 0 before this epoch
-    filter: str = "rank"  # rank | variant1 | variant2 | none
-    kmeans_backend: str = "torch"  # torch | geomstats
-    kmeans_restarts: int = 3
-
-
-@dataclass
 class OptimConfig:
-    optimizer: str = "sgd"
+    optimizer: str = "sgd"  # sgd | adam | adagrad
     lr: float = 0.01
-    momentum: float = 0.9
+    momentum: float = 0.9  # sgd only
     weight_decay: float = 1e-4
-    nesterov: bool = False
+    nesterov: bool = False  # sgd only
     batch_size: int = 64
     epochs: int = 450
     milestones: list[int] = field(default_factory=lambda: [350])
     gamma: float = 0.1
     # linear warm-up, one rate per epoch: lr * (epoch + 1) / warmup_epochs (sslskel.common.schedule)
     warmup_epochs: int = 0
+    # per parameter group of the method (other than "main", which the keys above configure):
+    # {group: {key: value}} overriding any key above except batch_size and epochs,
+    # e.g. {critic: {lr: 0.02, optimizer: adagrad}}
+    groups: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+
+
+GROUP_KEYS = tuple(f.name for f in dataclasses.fields(OptimConfig) if f.name not in ("batch_size", "epochs", "groups"))
+
+
+def group_optim(optim: OptimConfig, group: str) -> OptimConfig:
+    """The optimiser settings of parameter group `group`: `optim` with its overrides applied."""
+    if group == "main":
+        return dataclasses.replace(optim, groups={})
+    return dataclasses.replace(optim, groups={}, **optim.groups.get(group, {}))
+
+
+def check_optim_groups(optim: OptimConfig, groups: tuple[str, ...], where: str, owner: str) -> None:
+    """Every `<where>.groups.<name>.<key>` names a declared group and an optimiser setting."""
+    hints = typing.get_type_hints(OptimConfig)
+    others = [g for g in groups if g != "main"]
+    for name, overrides in optim.groups.items():
+        if name == "main":
+            raise ConfigError(f"{where}.groups.main: group main is set by the keys of {where} itself; "
+                              f"groups.<name> is for {owner}'s other groups ({', '.join(others) or 'none'})")
+        if name not in others:
+            valid = ", ".join(others) if others else "none (it has one group, main, set by the keys of " + where + ")"
+            raise ConfigError(f"{where}.groups.{name}: {owner} has no parameter group {name!r}; valid: {valid}")
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"{where}.groups.{name}: expected a mapping of optimiser settings, got {overrides!r}")
+        for key, value in overrides.items():
+            if key not in GROUP_KEYS:
+                raise ConfigError(f"unknown key '{where}.groups.{name}.{key}'; valid: {', '.join(sorted(GROUP_KEYS))}")
+            overrides[key] = coerce(value, hints[key], f"{where}.groups.{name}.{key}")
+        try:
+            group_optim(optim, name)
+        except ValueError as err:
+            raise ConfigError(f"{where}.groups.{name}.{err}") from None
 
 
 @dataclass
@@ -119,13 +148,10 @@ class RunConfig:
 
 @dataclass
 class LinearConfig:
-    epochs: int = 80
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 64
-    milestones: list[int] = field(default_factory=lambda: [50, 70])
-    gamma: float = 0.1
+    """Linear evaluation on frozen features (CMD / HaLP protocol) and the kNN settings."""
+
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(
+        lr=0.1, weight_decay=0.0, epochs=80, milestones=[50, 70]))
     augment: str = "linear_train"
     eval_ratio: float = 0.95
     knn_k: list[int] = field(default_factory=lambda: [1, 20])
@@ -137,16 +163,8 @@ class LinearConfig:
 class FinetuneConfig:
     """Whole-network training with labels: semi-supervised (CMD) and supervised (CTR-GCN)."""
 
-    epochs: int = 80
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    nesterov: bool = False
-    batch_size: int = 64
-    milestones: list[int] = field(default_factory=lambda: [50, 70])
-    gamma: float = 0.1
-    warmup_epochs: int = 0  # as optim.warmup_epochs: one rate per epoch, lr * (epoch + 1) / warmup_epochs
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(
+        lr=0.01, epochs=80, milestones=[50, 70]))
     augment: str = "linear_train"
     eval_ratio: float = 0.95
     fractions: list[float] = field(default_factory=lambda: [0.01, 0.05, 0.1, 0.2])
@@ -155,156 +173,56 @@ class FinetuneConfig:
 
 
 @dataclass
-class GCLConfig:
-    """SkeletonGCL graph contrast during supervised training (docs/methods.md, SkeletonGCL)."""
-
-    enabled: bool = False
-    variant: str = "paper"  # paper | authors_code
-    contrast: str = "graph"  # graph | feature
-    per_class: int = 684  # P: instance-bank slots per class (684 NTU, 342 NW-UCLA)
-    dim: int = 256
-    temperature: float = 1.0
-    semantic_momentum: float = 0.85
-    num_hard_positives: int = 128
-    num_hard_negatives: int = 512
-    num_random_negatives: int = 512
-
-
-@dataclass
 class Config:
+    """The sections every run has; `config_class(method)` adds the method's own."""
+
     method: str = "moco"
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    moco: MocoConfig = field(default_factory=MocoConfig)
-    halp: HalpConfig = field(default_factory=HalpConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
     linear: LinearConfig = field(default_factory=LinearConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-    gcl: GCLConfig = field(default_factory=GCLConfig)
+    gcl: GCLSettings = field(default_factory=GCLSettings)  # supervised stage: SkeletonGCL (sslskel.methods.gcl)
 
 
-# -- building from mappings ------------------------------------------------------------------
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+@lru_cache(maxsize=None)
+def _config_class(cls):
+    sections = [(section, settings, field(default_factory=settings))
+                for section, settings in cls.settings.items()]
+    return dataclasses.make_dataclass(f"Config_{cls.name}", sections, bases=(Config,))
 
 
-def _coerce(value: Any, tp, key: str) -> Any:
-    """Check `value` against annotation `tp`; int is accepted for float, nothing else is cast."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(value, option, key)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(f"{key}: expected {' or '.join(_type_name(o) for o in options)}, "
-                          f"got {value!r}")
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        (item,) = typing.get_args(tp) or (Any,)
-        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    if tp is Any:
-        return value
-    if tp is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return _build(tp, value, key)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if tp is float and isinstance(value, str):
-        try:  # PyYAML (YAML 1.1) reads 1e-3 as a string; it is a float to anyone writing it
-            return float(value)
-        except ValueError:
-            pass
-    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
-    return value
-
-
-def _build(cls, mapping: dict, prefix: str = ""):
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for key, value in mapping.items():
-        full = f"{prefix}.{key}" if prefix else str(key)
-        if key not in names:
-            where = f"of {prefix!r}" if prefix else "at the top level"
-            raise ConfigError(f"unknown key {full!r}; valid keys {where}: {', '.join(sorted(names))}")
-        kwargs[key] = _coerce(value, hints[key], full)
-    return cls(**kwargs)
-
-
-def to_dict(cfg) -> dict:
-    return dataclasses.asdict(cfg)
-
-
-def _merge(base: dict, update: dict) -> dict:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "args":
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """`optim.lr=0.1` -> (['optim', 'lr'], 0.1); the value is read as YAML."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. optim.lr=0.05")
-    key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
-
-
-def _apply_override(tree: dict, path: list[str], value: Any) -> None:
-    node = tree
-    for part in path[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[path[-1]] = value
-
-
-def read_yaml(path: str | os.PathLike) -> dict:
+def config_class(method: str):
+    """`Config` plus one field per settings section of `method` (e.g. moco and halp for halp)."""
     try:
-        with open(path) as f:
-            loaded = yaml.safe_load(f) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
-    return loaded
+        cls = method_class(method)
+    except KeyError:
+        raise ConfigError(f"method: unknown method {method!r}; valid: {', '.join(sorted(METHODS))}") from None
+    return _config_class(cls)
 
 
-def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *,
-                cls=Config, base: dict | None = None):
+def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *, base: dict | None = None):
     """Defaults <- `base` <- the YAML file at `path` <- `key=value` overrides, all checked."""
-    tree = to_dict(cls())
+    tree = {}
     if base:
-        tree = _merge(tree, base)
+        tree = merge(tree, base)
     if path is not None:
-        tree = _merge(tree, read_yaml(path))
+        tree = merge(tree, read_yaml(path))
     for text in overrides:
         keys, value = parse_override(text)
-        _apply_override(tree, keys, value)
+        apply_override(tree, keys, value)
     try:
-        cfg = _build(cls, tree)
-        if isinstance(cfg, Config):
-            check_encoder_args(cfg.encoder)
-            check_data_settings(cfg.data)
+        method = tree.get("method", Config.method)
+        if not isinstance(method, str):
+            raise ConfigError(f"method: expected str, got {method!r}")
+        cls = config_class(method)
+        cfg = build(cls, merge(to_dict(cls()), tree))
+        check_encoder_args(cfg.encoder)
+        check_data_settings(cfg.data)
+        check_optim_groups(cfg.optim, method_class(method).groups, "optim", f"method {method!r}")
+        for section in ("linear", "finetune"):
+            check_optim_groups(getattr(cfg, section).optim, ("main",), f"{section}.optim", section)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
     return cfg

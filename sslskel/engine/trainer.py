@@ -1,9 +1,13 @@
 """The pretraining loop: epochs of steps, logging, online kNN, checkpoints, exact resume.
 
+The method's parameter groups each get an optimiser and a schedule (`GroupOptimizers`);
+the epoch itself is `sslskel.engine.loop.train_epoch`, the loop fine-tuning and the linear
+probe use too.
+
 What makes a resume exact: the learning rate is a pure function of the epoch; the data
 order and augmentations are seeded by (seed, epoch, index); the method keeps its queues and
 counters in buffers; and the checkpoint written at the end of every epoch holds the model,
-the optimiser, the epoch / step counters and every RNG state.
+every group's optimiser, the epoch / step counters and every RNG state.
 
 Example (see pretrain/run.py for the full set-up):
     trainer = PretrainTrainer(cfg, method, train_data, run_dir, knn_data=(train, val))
@@ -12,32 +16,36 @@ Example (see pretrain/run.py for the full set-up):
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from ..data.build import build_transform, resolve_layout
-from ..data.container import SkeletonData
-from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
-from ..methods.base import Progress
 from ..common.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from ..common.device import autocast, resolve_device, to_device
+from ..common.device import resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
-from ..common.schedule import set_lr, step_lr
+from ..data.build import build_transform, resolve_layout
+from ..data.container import SkeletonData
+from ..data.dataset import SkeletonDataset, make_loader
+from ..methods.base import Progress
 from .config import to_dict
+from .loop import train_epoch
+from .optim import GroupOptimizers
 from .run_log import RunLogger, truncate_metrics
 
 
-def build_optimizer(params, optim_cfg) -> torch.optim.Optimizer:
-    if optim_cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=optim_cfg.lr, momentum=optim_cfg.momentum,
-                               weight_decay=optim_cfg.weight_decay, nesterov=optim_cfg.nesterov)
-    if optim_cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=optim_cfg.lr, weight_decay=optim_cfg.weight_decay)
-    raise ValueError(f"optim.optimizer: expected sgd or adam, got {optim_cfg.optimizer!r}")
+def method_parameter_groups(method) -> dict[str, list[torch.nn.Parameter]]:
+    """The method's {group: parameters} in its declared order, checked: the groups are the
+    declared ones and every trainable parameter is in exactly one of them."""
+    groups = method.parameter_groups()
+    if list(groups) != list(method.groups):
+        raise ValueError(f"{type(method).__name__}.parameter_groups() returned groups {list(groups)}; "
+                         f"the method declares {list(method.groups)} (same names, same order)")
+    grouped = {id(p) for params in groups.values() for p in params}
+    missing = [name for name, p in method.named_parameters() if p.requires_grad and id(p) not in grouped]
+    if missing:
+        raise ValueError(f"{type(method).__name__}: trainable parameters in no group: {missing[:5]}")
+    return groups
 
 
 class PretrainTrainer:
@@ -51,15 +59,15 @@ class PretrainTrainer:
         self.knn_data = knn_data
         resolve_layout(cfg.data, train_data)
         dataset = SkeletonDataset(train_data, build_transform(cfg.data, train=True),
-                                  num_views=method.num_views, seed=cfg.run.seed)
+                                  num_views=method.num_views, seed=cfg.run.seed,
+                                  partners=method.needs_partners)
         self.loader = make_loader(dataset, cfg.optim.batch_size, shuffle=True, seed=cfg.run.seed,
                                   num_workers=cfg.data.num_workers, drop_last=True,
                                   device=self.device)
         if len(self.loader) == 0:
             raise ValueError(f"{train_data.source}: training split has {len(train_data)} samples, "
                              f"fewer than optim.batch_size={cfg.optim.batch_size}")
-        trainable = [p for p in self.method.parameters() if p.requires_grad]
-        self.optimizer = build_optimizer(trainable, cfg.optim)
+        self.optimizers = GroupOptimizers(method_parameter_groups(self.method), cfg.optim)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps completed
         self.checkpoint_dir = self.run_dir / "checkpoints"
@@ -67,9 +75,9 @@ class PretrainTrainer:
     # -- checkpoints ------------------------------------------------------------------------
     def state(self) -> dict:
         return {
-            "version": 1,
+            "version": 2,
             "method": self.method.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizers": self.optimizers.state_dict(),
             "epoch": self.epoch,
             "step": self.step,
             "rng": capture_rng_state(),
@@ -86,7 +94,9 @@ class PretrainTrainer:
     def load(self, path: str | Path) -> None:
         state = load_checkpoint(path, map_location=self.device)
         self.method.load_state_dict(state["method"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        # version 1 checkpoints had one optimiser, the "main" group's
+        self.optimizers.load_state_dict(state["optimizers"] if "optimizers" in state
+                                        else {"main": state["optimizer"]}, source=str(path))
         self.epoch, self.step = state["epoch"], state["step"]
         restore_rng_state(state["rng"])
         truncate_metrics(self.run_dir, self.step)
@@ -116,43 +126,18 @@ class PretrainTrainer:
         return summary
 
     def train_epoch(self, logger: RunLogger) -> dict:
-        cfg = self.cfg
+        cfg, epoch = self.cfg, self.epoch
         self.method.train()
-        set_loader_epoch(self.loader, self.epoch)
-        lr = step_lr(cfg.optim.lr, self.epoch, cfg.optim.milestones, cfg.optim.gamma,
-                     cfg.optim.warmup_epochs)
-        set_lr(self.optimizer, lr)
-        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{cfg.optim.epochs}",
-                   disable=not cfg.run.progress, leave=False, dynamic_ncols=True)
-        window_start, window_samples, losses = time.perf_counter(), 0, []
-        for batch in bar:
-            batch = to_device(batch, self.device)
-            with autocast(self.device, cfg.run.amp):
-                loss, logs = self.method.training_step(batch["views"], batch["lengths"],
-                                                       Progress(self.epoch, self.step))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss.item()} at epoch {self.epoch}, "
-                                         f"step {self.step}; last good checkpoint: "
-                                         f"{self.checkpoint_dir / 'last.pt'}")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.method.after_optimizer_step()
-            self.step += 1
-            window_samples += batch["views"][0].shape[0]
-            losses.append(loss.detach())
-            if self.step % cfg.run.log_every == 0:
-                elapsed = time.perf_counter() - window_start
-                scalars = {"train/loss": loss.detach(), "train/lr": lr,
-                           "train/samples_per_s": window_samples / max(elapsed, 1e-9)}
-                scalars.update(logs)
-                scalars = {k: float(v) for k, v in scalars.items()}
-                logger.log(scalars, step=self.step, epoch=self.epoch)
-                bar.set_postfix(loss=f"{scalars['train/loss']:.3f}", lr=f"{lr:.2g}")
-                window_start, window_samples = time.perf_counter(), 0
-        epoch_loss = float(torch.stack(losses).mean())
-        logger.log({"epoch/loss": epoch_loss}, step=self.step, epoch=self.epoch)
-        return {"epoch/loss": epoch_loss}
+        result = train_epoch(
+            self.loader, lambda batch, step: self.method.training_step(batch, Progress(epoch, step)),
+            self.optimizers, epoch=epoch, step=self.step, device=self.device, amp=cfg.run.amp,
+            desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", progress=cfg.run.progress, logger=logger,
+            log_every=cfg.run.log_every, prefix="train", after_step=self.method.after_optimizer_step,
+            failure_hint=f"last good checkpoint: {self.checkpoint_dir / 'last.pt'}")
+        self.step = result.steps
+        summary = {f"epoch/{key}": value for key, value in result.means.items() if key.startswith("loss")}
+        logger.log(summary, step=self.step, epoch=epoch)
+        return summary
 
     @torch.no_grad()
     def online_knn(self) -> dict:

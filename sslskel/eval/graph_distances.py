@@ -2,14 +2,37 @@
 
 `graph_class_distances` measures, for graphs an encoder learned, how far each sample's graph
 lies from the class centroids, separately for correctly and wrongly classified samples.
-`sslskel.eval.semi.graph_distance_diagnostics` applies it to a fine-tuned model's val set.
+`predict_with_graphs` collects a fine-tuned model's scores and its last unit's graphs
+(averaged over persons and channels, flattened: K*V*V values), and
+`sslskel.eval.semi.graph_distance_diagnostics` applies both to the val set.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from ..common.device import autocast
 from ..data.errors import DataFormatError
+from ..methods.gcl import average_graphs
+
+
+@torch.no_grad()
+def predict_with_graphs(encoder, classifier, loader, device: torch.device, amp: str) -> dict[str, np.ndarray]:
+    """Scores (N, classes), labels and flattened graphs (N, K*V*V) in data order, in eval mode."""
+    encoder.eval()
+    classifier.eval()
+    scores, labels, flat = [], [], []
+    for batch in loader:
+        x = batch.views[0].to(device)
+        with autocast(device, amp):
+            feats, graphs = encoder(x, batch.lengths[:, 0].to(device), return_graphs=True)
+            logits = classifier(feats.float())
+        flat.append(average_graphs(graphs.float(), graphs.shape[0] // x.shape[0]).cpu())
+        scores.append(logits.float().cpu())
+        labels.append(batch.labels)
+    return {"scores": torch.cat(scores).numpy(), "labels": torch.cat(labels).numpy(),
+            "graphs": torch.cat(flat).numpy()}
 
 
 def graph_class_distances(embeddings: torch.Tensor, labels: torch.Tensor,

@@ -17,14 +17,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
-from ..data.build import build_transform, resolve_layout
-from ..data.dataset import SkeletonDataset, make_loader, set_loader_epoch
-from ..common.device import autocast
 from ..common.features import extract_features
 from ..common.knn import topk_accuracy
-from ..common.schedule import set_lr, step_lr
+from ..data.build import build_transform, resolve_layout
+from ..data.dataset import SkeletonDataset, make_loader
+from ..engine.loop import train_epoch
+from ..engine.optim import GroupOptimizers
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -41,6 +40,7 @@ def linear_probe(encoder: nn.Module, train_data, val_data, data_cfg, lin_cfg,
                  device: torch.device | str = "cpu", amp: str = "auto",
                  progress: bool = True) -> dict:
     device = torch.device(device)
+    optim = lin_cfg.optim
     resolve_layout(data_cfg, train_data)
     encoder = encoder.to(device).eval()
     for p in encoder.parameters():
@@ -50,40 +50,40 @@ def linear_probe(encoder: nn.Module, train_data, val_data, data_cfg, lin_cfg,
 
     val_x, val_y = extract_features(encoder, val_data,
                                     build_transform(data_cfg, train=False, eval_ratio=lin_cfg.eval_ratio),
-                                    batch_size=lin_cfg.batch_size * 4, device=device, amp=amp)
+                                    batch_size=optim.batch_size * 4, device=device, amp=amp)
     val_x = torch.from_numpy(val_x).to(device)
 
     torch.manual_seed(lin_cfg.seed)
     classifier = nn.Linear(encoder.feature_dim, num_classes).to(device)
     nn.init.normal_(classifier.weight, std=0.01)
     nn.init.zeros_(classifier.bias)
-    optimizer = torch.optim.SGD(classifier.parameters(), lr=lin_cfg.lr, momentum=lin_cfg.momentum,
-                                weight_decay=lin_cfg.weight_decay)
+    optimizers = GroupOptimizers({"main": list(classifier.parameters())}, optim)
     train_set = SkeletonDataset(train_data, build_transform(data_cfg, train=True, preset=lin_cfg.augment),
                                 seed=lin_cfg.seed)
-    loader = make_loader(train_set, lin_cfg.batch_size, shuffle=True, seed=lin_cfg.seed,
+    loader = make_loader(train_set, optim.batch_size, shuffle=True, seed=lin_cfg.seed,
                          num_workers=data_cfg.num_workers, device=device)
 
-    history = []
-    for epoch in tqdm(range(lin_cfg.epochs), desc="linear", disable=not progress, leave=False):
-        set_loader_epoch(loader, epoch)
-        set_lr(optimizer, step_lr(lin_cfg.lr, epoch, lin_cfg.milestones, lin_cfg.gamma))
+    def step_fn(batch, step):
+        with torch.no_grad():  # the loop's autocast covers the frozen encoder
+            feats = encoder(batch.views[0], batch.lengths[:, 0])
+        with torch.autocast(device.type, enabled=False):  # the classifier trains in fp32
+            return {"main": F.cross_entropy(classifier(feats.float()), batch.labels)}, {}
+
+    history, step = [], 0
+    for epoch in range(optim.epochs):
         classifier.train()
-        for batch in loader:
-            with torch.no_grad(), autocast(device, amp):
-                feats = encoder(batch["views"][0].to(device), batch["lengths"][:, 0])
-            loss = F.cross_entropy(classifier(feats.float()), batch["label"].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        result = train_epoch(loader, step_fn, optimizers, epoch=epoch, step=step, device=device, amp=amp,
+                             desc=f"linear epoch {epoch + 1}/{optim.epochs}", progress=progress,
+                             prefix="linear")
+        step = result.steps
         with torch.no_grad():
             scores = classifier(val_x).cpu().numpy()
-        history.append({"epoch": epoch + 1, "loss": float(loss.detach()), **topk_accuracy(scores, val_y)})
+        history.append({"epoch": epoch + 1, "loss": result.means["loss"], **topk_accuracy(scores, val_y)})
 
     assert_unchanged(encoder, reference)
     best = max(history, key=lambda h: h["top1"])
     return {
         "final_top1": history[-1]["top1"], "final_top5": history[-1]["top5"],
         "best_top1": best["top1"], "best_top5": best["top5"], "best_epoch": best["epoch"],
-        "epochs": lin_cfg.epochs, "history": history,
+        "epochs": optim.epochs, "history": history,
     }

@@ -50,8 +50,9 @@ import torch
 
 from ..common.device import apply_run_settings
 from ..common.io import atomic_write_json
-from ..engine.finetune import FineTuner, build_graph_contrast, predict, require_graphs
-from .graph_distances import graph_class_distances
+from ..engine.finetune import FineTuner
+from ..methods.gcl import build_graph_contrast, require_graphs
+from .graph_distances import graph_class_distances, predict_with_graphs
 
 SAMPLINGS = ("class_balanced", "random")
 
@@ -90,8 +91,8 @@ def label_subset(labels, fraction: float, seed: int, sampling: str = "class_bala
 def graph_distance_diagnostics(tuner: FineTuner) -> dict[str, float]:
     """SkeletonGCL Tab. 9 on the val set for a fine-tuned model (see the module doc)."""
     require_graphs(tuner.encoder, "--graph-distances")
-    pred = predict(tuner.encoder, tuner.classifier, tuner.val_loader, tuner.device,
-                   tuner.cfg.run.amp, graphs=True)
+    pred = predict_with_graphs(tuner.encoder, tuner.classifier, tuner.val_loader, tuner.device,
+                               tuner.cfg.run.amp)
     predictions = pred["scores"].argmax(axis=1)
     out = graph_class_distances(torch.from_numpy(pred["graphs"]), torch.from_numpy(pred["labels"]),
                                 torch.from_numpy(predictions))
@@ -144,14 +145,14 @@ def run_one(cfg, make_encoder, train_data, val_data, run_dir: Path, fraction: fl
     subset = train_data.subset(index)
     start = time.perf_counter()
     encoder = make_encoder(seed)
-    contrast = build_graph_contrast(cfg, encoder, subset, seed=seed) if gcl else None
+    aux_losses = [build_graph_contrast(cfg.gcl, encoder, subset, seed=seed)] if gcl else []
     if graph_distances:
         require_graphs(encoder, "--graph-distances")
-    tuner = FineTuner(cfg, encoder, subset, val_data, run_dir=run_dir, gcl=contrast,
+    tuner = FineTuner(cfg, encoder, subset, val_data, run_dir=run_dir, aux_losses=aux_losses,
                       progress=progress, log_prefix=run_name(fraction, seed), seed=seed)
     summary = tuner.fit(resume=resume and tuner.checkpoint_path.is_file())
     result = {"fraction": fraction, "seed": seed, "sampling": sampling,
-              "num_labelled": int(len(index)),
+              "num_labelled": int(len(index)), "gcl": gcl,
               "labelled_per_class": np.bincount(subset.labels, minlength=int(train_data.num_classes)).tolist(),
               **summary}
     if graph_distances:

@@ -1,26 +1,42 @@
 """Pretraining methods, one file each, picked by name (`--method NAME`).
 
-Example:
+Adding a method: write `sslskel/methods/<name>.py` (a `PretrainMethod` subclass with its
+settings dataclass; see base.py), add one line to METHODS, and a config under configs/. A
+method defined elsewhere (a notebook, a test) can be registered at run time instead:
+
     >>> sorted(METHODS)[:1]
     ['halp']
+    >>> register_method(method_class("moco"), name="moco_again") is method_class("moco_again")
+    True
+    >>> _ = METHODS.pop("moco_again")
 """
 
 from __future__ import annotations
 
 import importlib
 
-# name -> (module, class), imported on use so each method's optional needs stay its own
-METHODS = {
-    "moco": ("sslskel.methods.moco", "MoCo"),
-    "halp": ("sslskel.methods.halp", "HaLP"),
+# name -> "module:Class", imported on use so each method's optional needs stay its own
+# (a class object is accepted too: register_method)
+METHODS: dict[str, object] = {
+    "moco": "sslskel.methods.moco:MoCo",
+    "halp": "sslskel.methods.halp:HaLP",
 }
 
 
 def method_class(name: str):
     if name not in METHODS:
         raise KeyError(f"unknown method {name!r}; valid: {', '.join(sorted(METHODS))}")
-    module_name, class_name = METHODS[name]
-    return getattr(importlib.import_module(module_name), class_name)
+    entry = METHODS[name]
+    if isinstance(entry, str):
+        module_name, class_name = entry.split(":")
+        entry = getattr(importlib.import_module(module_name), class_name)
+    return entry
+
+
+def register_method(cls, name: str | None = None):
+    """Make `cls` available as `method: <name>` (default `cls.name`); returns `cls`."""
+    METHODS[name or cls.name] = cls
+    return cls
 
 
 def build_method(cfg, in_channels: int = 3, num_persons: int = 2):

@@ -1,10 +1,40 @@
-"""The small base every pretraining method builds on.
+"""The small contract every pretraining method follows.
 
 A method owns its encoder (the part evaluated afterwards, kept under the name `encoder` so
-evaluation can load `encoder.*` weights from any method's checkpoint) and turns one batch
-into a loss in `training_step`. The engine owns everything else: the loop, the optimiser,
-logging, checkpoints. State that must survive a resume (queues, counters) is kept in
-buffers, so it travels in `state_dict`.
+evaluation can load `encoder.*` weights from any method's checkpoint) and turns one `Batch`
+into losses in `training_step`. The engine owns everything else: the loop, the optimisers
+and their schedules, logging, checkpoints. What a method declares:
+
+    name             the registry name (`--method NAME`)
+    settings         {config section: dataclass}: the `<section>.*` keys it reads, checked
+                     when the config loads (a section may be shared, as HaLP shares `moco`)
+    groups           parameter-group names in stepping order; "main" first. The trainer builds
+                     one optimiser and lr schedule per group: `optim` configures "main",
+                     `optim.groups.<name>.<key>` overrides any setting for group <name>
+    parameter_groups {group: parameters}; by default every trainable parameter is "main"
+    num_views        augmented views per sample in `batch.views`
+    needs_partners   whether `batch.partner_views` should hold the same performance seen by
+                     another camera
+
+`training_step(batch, progress)` returns ({group: loss}, {name: scalar to log}). Each group's
+loss only updates that group's parameters: a critic's loss that flows into the encoder does
+not train the encoder unless the encoder's own loss says so (detach what another group
+must not see, as you would with several optimisers by hand). State that must survive a
+resume (queues, counters) is kept in buffers, so it travels in `state_dict`.
+
+Example (a method with a critic that has its own optimiser):
+    >>> import torch
+    >>> from torch import nn
+    >>> class Probe(PretrainMethod):
+    ...     name, groups, num_views = "probe", ("main", "critic"), 1
+    ...     def __init__(self, cfg, in_channels=3, num_persons=2):
+    ...         super().__init__(cfg, in_channels, num_persons)
+    ...         self.critic = nn.Linear(self.encoder.feature_dim, 1)
+    ...     def parameter_groups(self):
+    ...         return {"main": list(self.encoder.parameters()), "critic": list(self.critic.parameters())}
+    ...     def training_step(self, batch, progress):
+    ...         z = self.encoder(batch.views[0], batch.lengths[:, 0])
+    ...         return {"main": z.pow(2).mean(), "critic": self.critic(z.detach()).pow(2).mean()}, {}
 """
 
 from __future__ import annotations
@@ -14,6 +44,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..data.batch import Batch
 from ..data.modalities import modality_channels
 from ..models import build_encoder
 
@@ -44,17 +75,24 @@ def projection_mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
 
 class PretrainMethod(nn.Module):
     name = ""
+    settings: dict[str, type] = {}
+    groups: tuple[str, ...] = ("main",)
     num_views = 2
+    needs_partners = False
 
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__()
         self.cfg = cfg
         self.encoder = build_method_encoder(cfg, in_channels, num_persons)
 
-    def training_step(self, views: list[torch.Tensor], lengths: torch.Tensor,
-                      progress: Progress) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Return (loss, scalars to log) for one batch of `num_views` augmented views."""
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """{group: trainable parameters}; every trainable parameter belongs to exactly one."""
+        return {"main": [p for p in self.parameters() if p.requires_grad]}
+
+    def training_step(self, batch: Batch, progress: Progress
+                      ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """({group: loss}, {name: scalar to log}) for one batch."""
         raise NotImplementedError
 
     def after_optimizer_step(self) -> None:
-        """Hook for updates that follow the gradient step."""
+        """Hook for updates that follow the gradient steps (all groups stepped)."""

@@ -21,8 +21,10 @@ Example:
     ...     "halp.start_epoch=0", "halp.num_prototypes=3", "halp.recent_keys=8"])
     >>> halp = HaLP(cfg)
     >>> views = [torch.randn(8, 3, 10, 25, 2), torch.randn(8, 3, 10, 25, 2)]
-    >>> _ = halp.training_step(views, torch.full((8, 2), 10), Progress(0, 0))  # fills the queue
-    >>> loss, logs = halp.training_step(views, torch.full((8, 2), 10), Progress(0, 1))
+    >>> from sslskel.data.batch import Batch
+    >>> batch = Batch(views, torch.full((8, 2), 10), torch.zeros(8, dtype=torch.long), torch.arange(8))
+    >>> _ = halp.training_step(batch, Progress(0, 0))  # fills the queue
+    >>> losses, logs = halp.training_step(batch, Progress(0, 1))
     >>> 0.0 <= float(logs["halp/kept_fraction"]) <= 1.0
     True
 """
@@ -30,17 +32,48 @@ Example:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import torch
 
-from ..cluster.spherical_kmeans import fit_prototypes
+from ..cluster.spherical_kmeans import BACKENDS, fit_prototypes
 from .base import Progress
-from .hallucinate import apply_filter, hallucinate_positives, halp_loss
+from .hallucinate import FILTERS, apply_filter, hallucinate_positives, halp_loss
 from .moco import MoCo
+
+
+@dataclass
+class HalpSettings:
+    """The `halp:` section (docs/methods.md, HaLP); the defaults are the NTU60 paper config's."""
+
+    num_prototypes: int = 20
+    recent_keys: int = 256  # prototypes are fitted on this many most recently enqueued keys
+    refresh_every: int = 5  # steps between prototype refreshes
+    num_positives: int = 100
+    lam: float = 0.8  # hardness: t = (1 - u) t_max, u ~ U(0, lam)
+    mu: float = 1.0  # weight of the HaLP term once it is on
+    start_epoch: int = 200  # mu = 0 before this epoch
+    filter: str = "rank"  # rank | variant1 | variant2 | none
+    kmeans_backend: str = "torch"  # torch | geomstats
+    kmeans_restarts: int = 3
+
+    def __post_init__(self):
+        # checked when the config loads, not when the term switches on (epoch 200 of 450)
+        if self.filter not in FILTERS:
+            raise ValueError(f"halp.filter: expected one of {', '.join(FILTERS)}; got {self.filter!r}")
+        if self.kmeans_backend not in BACKENDS:
+            raise ValueError(f"halp.kmeans_backend: expected one of {', '.join(BACKENDS)}; "
+                             f"got {self.kmeans_backend!r}")
+        for key in ("num_prototypes", "recent_keys", "refresh_every", "num_positives", "kmeans_restarts"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"halp.{key}: expected a positive integer; got {getattr(self, key)}")
+        if not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"halp.lam: expected a number in [0, 1]; got {self.lam}")
 
 
 class HaLP(MoCo):
     name = "halp"
+    settings = {**MoCo.settings, "halp": HalpSettings}
 
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__(cfg, in_channels, num_persons)

@@ -11,24 +11,39 @@ Example:
     ...                          "encoder.args={hidden_size: 8, num_layers: 1}"])
     >>> moco = MoCo(cfg)
     >>> views = [torch.randn(4, 3, 10, 25, 2), torch.randn(4, 3, 10, 25, 2)]
-    >>> loss, logs = moco.training_step(views, torch.full((4, 2), 10), Progress(0, 0))
-    >>> int(moco.queue_ptr), int(moco.num_enqueued)
-    (4, 4)
+    >>> batch = Batch(views, torch.full((4, 2), 10), torch.zeros(4, dtype=torch.long), torch.arange(4))
+    >>> losses, logs = moco.training_step(batch, Progress(0, 0))
+    >>> sorted(losses), int(moco.queue_ptr), int(moco.num_enqueued)
+    (['main'], 4, 4)
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from ..data.batch import Batch
 from .base import PretrainMethod, Progress, projection_mlp
 from .losses import info_nce
 
 
+@dataclass
+class MocoSettings:
+    """The `moco:` section (docs/methods.md, MoCo); the defaults are the paper config's."""
+
+    queue_size: int = 16384
+    momentum: float = 0.999
+    temperature: float = 0.07
+    feature_dim: int = 128
+    mlp_hidden: int = 2048  # hidden width of the projection MLP (2048 in the paper config)
+
+
 class MoCo(PretrainMethod):
     name = "moco"
+    settings = {"moco": MocoSettings}
 
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__(cfg, in_channels, num_persons)
@@ -70,8 +85,8 @@ class MoCo(PretrainMethod):
         slots = (self.queue_ptr - n + torch.arange(n, device=self.queue.device)) % size
         return self.queue[slots]
 
-    def training_step(self, views, lengths, progress: Progress):
-        x_q, x_k = views
+    def training_step(self, batch: Batch, progress: Progress):
+        (x_q, x_k), lengths = batch.views, batch.lengths
         q = F.normalize(self.projector(self.encoder(x_q, lengths[:, 0])).float(), dim=1)
         with torch.no_grad():
             self.momentum_update()
@@ -88,7 +103,7 @@ class MoCo(PretrainMethod):
                 "contrast/top1": (logits.argmax(dim=1) == 0).float().mean(),
                 "queue/filled": (self.num_enqueued.clamp(max=queue.shape[0]) / queue.shape[0]).float(),
             })
-        return loss + extra_loss, logs
+        return {"main": loss + extra_loss}, logs
 
     def positive_terms(self, q, k, queue, progress: Progress):
         """Extra loss terms on top of InfoNCE (none for plain MoCo)."""

@@ -36,6 +36,6 @@ def test_batches_do_not_depend_on_the_number_of_workers():
     for workers in (0, 2):
         loader = make_loader(ds, 4, shuffle=True, seed=0, num_workers=workers)
         set_loader_epoch(loader, 2)
-        runs.append([b["views"][0] for b in loader])
+        runs.append([b.views[0] for b in loader])
     for x, y in zip(*runs):
         torch.testing.assert_close(x, y)

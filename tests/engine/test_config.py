@@ -31,7 +31,7 @@ def test_overrides_are_read_as_yaml_and_typed():
 ])
 def test_bad_keys_and_types_fail_naming_the_key(override, words):
     with pytest.raises(ConfigError) as info:
-        load_config(None, [override])
+        load_config(None, ["method=halp", override])
     for word in words:
         assert word in str(info.value)
 
@@ -59,3 +59,32 @@ def test_shipped_configs_all_load():
     assert len(paths) >= 12
     for path in paths:
         load_config(path)
+
+
+def test_sections_come_from_the_chosen_method():
+    moco, halp = load_config(None, []), load_config(None, ["method=halp"])
+    assert hasattr(moco, "moco") and not hasattr(moco, "halp")
+    assert halp.halp.num_prototypes == 20 and halp.moco.queue_size == 16384
+    with pytest.raises(ConfigError, match=r"unknown key 'halp'; valid keys at the top level: .*moco"):
+        load_config(None, ["halp.mu=2"])
+    with pytest.raises(ConfigError, match=r"method: unknown method 'simclr'; valid: halp, moco"):
+        load_config(None, ["method=simclr"])
+    # a method's own checks run at start-up, not when its term switches on
+    with pytest.raises(ConfigError, match=r"halp.filter: expected one of rank, variant1, variant2, none; got 'foo'"):
+        load_config(None, ["method=halp", "halp.filter=foo"])
+    with pytest.raises(ConfigError, match=r"halp.kmeans_backend: expected one of torch, geomstats"):
+        load_config(None, ["method=halp", "halp.kmeans_backend=foo"])
+
+
+def test_nested_optimiser_sections_and_their_errors():
+    cfg = load_config(None, ["finetune.optim.lr=0.2", "linear.optim.epochs=5"])
+    assert cfg.finetune.optim.lr == 0.2 and cfg.finetune.optim.milestones == [50, 70]
+    assert cfg.linear.optim.epochs == 5 and cfg.linear.optim.lr == 0.1 and cfg.linear.optim.weight_decay == 0.0
+    with pytest.raises(ConfigError, match=r"unknown key 'finetune.lr'.*did you mean 'finetune.optim.lr'"):
+        load_config(None, ["finetune.lr=0.1"])
+    with pytest.raises(ConfigError, match=r"finetune.optim.optimizer: expected one of sgd, adam, adagrad; got 'rms'"):
+        load_config(None, ["finetune.optim.optimizer=rms"])
+    with pytest.raises(ConfigError, match=r"linear.optim.groups.critic: linear has no parameter group 'critic'"):
+        load_config(None, ["linear.optim.groups.critic.lr=1"])
+    with pytest.raises(ConfigError, match=r"optim.groups.main: group main is set by the keys of optim itself"):
+        load_config(None, ["optim.groups.main.lr=1"])

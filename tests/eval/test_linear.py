@@ -9,7 +9,7 @@ from sslskel.models import build_encoder
 
 
 def test_linear_probe_reports_final_and_best_and_keeps_encoder(tiny_config):
-    cfg = tiny_config("linear.epochs=6", "linear.milestones=[4]", "linear.lr=0.5")
+    cfg = tiny_config("linear.optim.epochs=6", "linear.optim.milestones=[4]", "linear.optim.lr=0.5")
     train, val = load_split(cfg.data.path, "train"), load_split(cfg.data.path, "val")
     torch.manual_seed(0)
     encoder = build_encoder("gru", hidden_size=16, num_layers=1)

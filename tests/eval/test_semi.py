@@ -106,8 +106,8 @@ def test_summarize_mean_and_population_std_by_hand():
 
 @pytest.fixture
 def tiny_semi(tiny_config):
-    cfg = tiny_config("finetune.batch_size=16", "finetune.epochs=2", "finetune.milestones=[1]",
-                      "finetune.lr=0.05", "run.progress=false")
+    cfg = tiny_config("finetune.optim.batch_size=16", "finetune.optim.epochs=2", "finetune.optim.milestones=[1]",
+                      "finetune.optim.lr=0.05", "run.progress=false")
     return cfg, load_data(cfg.data, "train"), load_data(cfg.data, "val")
 
 
@@ -144,7 +144,8 @@ def test_run_semi_resumes_an_unfinished_fine_tune(tiny_semi, tmp_path):
     cfg, train, val = tiny_semi
     straight = run_semi(cfg, make_encoder(cfg), train, val, tmp_path / "a", fractions=[0.5], seeds=1,
                         progress=False, keep_checkpoints=True)
-    short = dataclasses.replace(cfg, finetune=dataclasses.replace(cfg.finetune, epochs=1))
+    short = dataclasses.replace(cfg, finetune=dataclasses.replace(
+        cfg.finetune, optim=dataclasses.replace(cfg.finetune.optim, epochs=1)))
     run_semi(short, make_encoder(cfg), train, val, tmp_path / "b", fractions=[0.5], seeds=1, progress=False)
     (tmp_path / "b" / "f0.5_s0" / "result.json").unlink()  # as if interrupted after epoch 1
     resumed = run_semi(cfg, make_encoder(cfg), train, val, tmp_path / "b", fractions=[0.5], seeds=1,
@@ -155,7 +156,7 @@ def test_run_semi_resumes_an_unfinished_fine_tune(tiny_semi, tmp_path):
 
 
 def test_graph_distances_keys_and_table(tiny_config, tmp_path):
-    cfg = tiny_config("finetune.batch_size=16", "finetune.epochs=1", "run.progress=false",
+    cfg = tiny_config("finetune.optim.batch_size=16", "finetune.optim.epochs=1", "run.progress=false",
                       "encoder.name=ctrgcn", "encoder.args={base_channels: 8}")
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
     results = run_semi(cfg, make_encoder(cfg), train, val, tmp_path / "p", fractions=[1.0], seeds=1,

@@ -68,13 +68,14 @@ Example:
     ((24, 3, 150, 25, 2), 24, 'S001C001P001R001A001')
     >>> sorted(set(data.meta["camera"].tolist()))
     [1, 2, 3]
-    >>> len(cross_view_partners(data.names)[0])
-    2
+    >>> from sslskel.data.pairs import cross_view_partners
+    >>> cross_view_partners(data.meta, len(data))[0].tolist()  # the same take by cameras 2 and 3
+    [1, 2]
 """
 
 from .actions import ACTION_NAMES, ACTIONS
 from .cache import BENCHMARKS, cache_root, ensure_synthetic, write_raw_skeleton_files
-from .generator import CALIBRATION, GENERATOR_VERSION, SyntheticConfig, cross_view_partners, generate
+from .generator import CALIBRATION, GENERATOR_VERSION, SyntheticConfig, generate
 
 __all__ = ["ACTIONS", "ACTION_NAMES", "BENCHMARKS", "CALIBRATION", "GENERATOR_VERSION", "SyntheticConfig",
-           "cache_root", "cross_view_partners", "ensure_synthetic", "generate", "write_raw_skeleton_files"]
+           "cache_root", "ensure_synthetic", "generate", "write_raw_skeleton_files"]

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import kinematics as K
-from ..container import SkeletonData, ntu_meta_from_names, parse_ntu_name
+from ..container import SkeletonData, ntu_meta_from_names
 from ..kinematics import forward_kinematics, rotation_y, sample_bone_offsets
 from .actions import ACTIONS, ActionContext, Motion, deg, hold
 
@@ -407,19 +407,3 @@ def generate(config: SyntheticConfig | None = None) -> SkeletonData:
     return SkeletonData(data, lengths, np.repeat(perf.action, k), names,
                         meta=ntu_meta_from_names(names), source=f"synthetic:{cfg.digest()}",
                         num_classes=cfg.num_classes)
-
-
-def cross_view_partners(names: list[str]) -> dict[int, list[int]]:
-    """Index -> indices of the same performance (setup, subject, replication, action) seen by
-    the other cameras. Names that do not parse have no partners."""
-    groups: dict[tuple, list[int]] = {}
-    keys = []
-    for i, name in enumerate(names):
-        parsed = parse_ntu_name(name)
-        key = None if parsed is None else (parsed["setup"], parsed["subject"],
-                                           parsed["replication"], parsed["action"])
-        keys.append(key)
-        if key is not None:
-            groups.setdefault(key, []).append(i)
-    return {i: [j for j in groups[key] if j != i] if key is not None else []
-            for i, key in enumerate(keys)}

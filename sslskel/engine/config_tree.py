@@ -1,0 +1,155 @@
+"""Typed configuration trees: dataclasses filled from YAML mappings, every key and type checked.
+
+`build(cls, mapping)` walks a mapping against dataclass `cls`: an unknown key or a value of
+the wrong type raises `ConfigError` naming the full key and the valid ones; int is accepted
+for float, nothing else is cast. A dataclass that checks its own values (`__post_init__`
+raising ValueError) reports through the same error. `merge`, `parse_override` and
+`read_yaml` assemble the mapping from defaults, files and `key=value` overrides.
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Optim:
+    ...     lr: float = 0.1
+    ...     epochs: int = 10
+    >>> build(Optim, {"lr": 1})
+    Optim(lr=1.0, epochs=10)
+    >>> build(Optim, {"epochs": 1.5}, "optim")
+    Traceback (most recent call last):
+    ...
+    sslskel.engine.config_tree.ConfigError: optim.epochs: expected int, got 1.5 (float)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration key is unknown or its value has the wrong type."""
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(value: Any, tp, key: str) -> Any:
+    """Check `value` against annotation `tp`; int is accepted for float, nothing else is cast."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return coerce(value, option, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{key}: expected {' or '.join(_type_name(o) for o in options)}, "
+                          f"got {value!r}")
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp) or (Any,)
+        return [coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is Any:
+        return value
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return build(tp, value, key)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:  # PyYAML (YAML 1.1) reads 1e-3 as a string; it is a float to anyone writing it
+            return float(value)
+        except ValueError:
+            pass
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def build(cls, mapping: dict, prefix: str = ""):
+    """An instance of dataclass `cls` from `mapping` (keys under `prefix` in messages)."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in mapping.items():
+        full = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            where = f"of {prefix!r}" if prefix else "at the top level"
+            raise ConfigError(f"unknown key {full!r}; valid keys {where}: {', '.join(sorted(names))}"
+                              + _moved_hint(hints, key, prefix))
+        kwargs[key] = coerce(value, hints[key], full)
+    try:
+        return cls(**kwargs)
+    except ValueError as err:  # the dataclass's own checks (__post_init__)
+        message = str(err)
+        if prefix and not message.startswith(prefix + "."):
+            message = f"{prefix}.{message}"
+        raise ConfigError(message) from None
+
+
+def _moved_hint(hints: dict, key: str, prefix: str) -> str:
+    """Where an unknown key lives when it is a key of a nested section (finetune.lr -> finetune.optim.lr)."""
+    for name, tp in hints.items():
+        if dataclasses.is_dataclass(tp) and key in {f.name for f in dataclasses.fields(tp)}:
+            return f" (did you mean '{prefix + '.' if prefix else ''}{name}.{key}'?)"
+    return ""
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "args":
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`optim.lr=0.1` -> (['optim', 'lr'], 0.1); the value is read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. optim.lr=0.05")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+
+
+def apply_override(tree: dict, path: list[str], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[path[-1]] = value
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    try:
+        with open(path) as f:
+            loaded = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+    return loaded

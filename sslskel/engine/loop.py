@@ -1,0 +1,110 @@
+"""The one epoch loop: pretraining, fine-tuning and the linear probe all train through it.
+
+`train_epoch` sets each group's learning rate for the epoch, then for every batch: moves it
+to the device, calls `step_fn(batch, step)` under autocast for ({group: loss}, {name: scalar}),
+stops on a non-finite loss, steps the optimisers (`GroupOptimizers.step`), calls
+`after_step`, and every `log_every` steps logs the losses, rates, throughput and scalars.
+It returns the epoch's sample-weighted means of every loss and scalar, so callers log
+epoch records without a second pass. Losses are summed on the device: the loop itself never
+waits for the accelerator except for the finite check and the periodic logs.
+
+Log names: `<prefix>/loss` and `<prefix>/lr` for group "main", `<prefix>/loss_<group>` and
+`<prefix>/lr_<group>` for the others, `<prefix>/samples_per_s`, then the step's own scalars
+under their own names. Epoch means use the same names without the prefix ("loss",
+"loss_critic", "loss/infonce", ...).
+
+Example:
+    >>> import torch
+    >>> from sslskel.data.batch import Batch
+    >>> from sslskel.engine.config import OptimConfig
+    >>> from sslskel.engine.optim import GroupOptimizers
+    >>> w = torch.nn.Parameter(torch.zeros(3))
+    >>> batches = [Batch([torch.ones(2, 3)], torch.ones(2, 1), torch.zeros(2), torch.arange(2))] * 4
+    >>> step_fn = lambda batch, step: ({"main": (batch.views[0] - w).pow(2).mean()}, {})
+    >>> opt = GroupOptimizers({"main": [w]}, OptimConfig(lr=0.5, momentum=0.0, weight_decay=0.0))
+    >>> result = train_epoch(batches, step_fn, opt, epoch=0, step=0, device=torch.device("cpu"), progress=False)
+    >>> result.steps, round(result.means["loss"], 4), round(float(w.detach()[0]), 4)
+    (4, 0.4324, 0.8025)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from ..common.device import autocast
+from ..data.batch import Batch
+from ..data.dataset import set_loader_epoch
+from .optim import GroupOptimizers
+from .run_log import RunLogger
+
+StepFn = Callable[[Batch, int], tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]
+
+
+@dataclass
+class EpochResult:
+    means: dict[str, float]  # sample-weighted means over the epoch
+    samples: int
+    steps: int  # global optimiser steps done after this epoch
+    seconds: float  # training time of the epoch, data loading included
+
+
+def loss_name(group: str) -> str:
+    return "loss" if group == "main" else f"loss_{group}"
+
+
+def lr_name(group: str) -> str:
+    return "lr" if group == "main" else f"lr_{group}"
+
+
+def train_epoch(loader: Iterable[Batch], step_fn: StepFn, optimizers: GroupOptimizers, *, epoch: int,
+                step: int, device: torch.device, amp: str = "off", desc: str = "", progress: bool = True,
+                logger: RunLogger | None = None, log_every: int = 0, prefix: str = "train",
+                after_step: Callable[[], None] | None = None, failure_hint: str = "") -> EpochResult:
+    """Train one epoch (see the module docstring); `step` counts optimiser steps done before it."""
+    if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
+        set_loader_epoch(loader, epoch)
+    lrs = optimizers.set_epoch(epoch)
+    bar = tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    sums: dict[str, torch.Tensor | float] = {}
+    counts: dict[str, int] = {}
+    start = window_start = time.perf_counter()
+    samples = window_samples = 0
+    for batch in bar:
+        batch = batch.to(device)
+        with autocast(device, amp):
+            losses, scalars = step_fn(batch, step)
+        for group, loss in losses.items():
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{prefix}: {loss_name(group)} is {loss.item()} at epoch {epoch}, "
+                                         f"step {step}" + (f"; {failure_hint}" if failure_hint else ""))
+        optimizers.step(losses)
+        if after_step is not None:
+            after_step()
+        step += 1
+        n = batch.size
+        samples += n
+        window_samples += n
+        named = {loss_name(group): loss.detach() for group, loss in losses.items()}
+        named.update(scalars)
+        for key, value in named.items():
+            value = value.detach().float() if isinstance(value, torch.Tensor) else float(value)
+            sums[key] = sums.get(key, 0.0) + value * n
+            counts[key] = counts.get(key, 0) + n
+        if log_every and step % log_every == 0:
+            elapsed = time.perf_counter() - window_start
+            record = {f"{prefix}/{loss_name(g)}": loss.detach() for g, loss in losses.items()}
+            record.update({f"{prefix}/{lr_name(g)}": lr for g, lr in lrs.items()})
+            record[f"{prefix}/samples_per_s"] = window_samples / max(elapsed, 1e-9)
+            record.update(scalars)
+            record = {k: float(v) for k, v in record.items()}
+            if logger is not None:
+                logger.log(record, step=step, epoch=epoch)
+            bar.set_postfix(loss=f"{record.get(f'{prefix}/loss', float('nan')):.3f}", lr=f"{lrs.get('main', 0):.2g}")
+            window_start, window_samples = time.perf_counter(), 0
+    means = {key: float(total) / counts[key] for key, total in sums.items()}
+    return EpochResult(means=means, samples=samples, steps=step, seconds=time.perf_counter() - start)
