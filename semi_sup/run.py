@@ -59,9 +59,9 @@ def parse_fractions(text: str) -> list[float]:
     try:
         fractions = [float(f) for f in text.split(",") if f.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--fractions: expected numbers like 0.01,0.1; got {text!r}")
+        raise argparse.ArgumentTypeError(f"--fractions: expected numbers like 0.01,0.1, got {text!r}")
     if not fractions or any(not 0 < f <= 1 for f in fractions):
-        raise argparse.ArgumentTypeError(f"--fractions: each must be in (0, 1]; got {text!r}")
+        raise argparse.ArgumentTypeError(f"--fractions: each must be in (0, 1], got {text!r}")
     return fractions
 
 

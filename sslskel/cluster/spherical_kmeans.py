@@ -87,7 +87,7 @@ def _check_points(points: torch.Tensor, k: int, where: str) -> None:
     if not points.is_floating_point():
         raise DataFormatError(where, "points", "a floating point tensor", str(points.dtype))
     if int(k) < 1:
-        raise ValueError(f"{where}: k: expected an integer >= 1; got {k}")
+        raise ValueError(f"{where}: k: expected an integer >= 1, got {k}")
 
 
 def _make_generator(seed: int | torch.Generator | None, device: torch.device) -> torch.Generator:
@@ -280,10 +280,10 @@ def fit_prototypes(points: torch.Tensor, k: int, backend: str = "torch",
     where = "fit_prototypes"
     _check_points(points, k, where)
     if backend not in BACKENDS:
-        raise ValueError(f"{where}: backend: expected one of {BACKENDS}; got {backend!r}")
+        raise ValueError(f"{where}: backend: expected one of {BACKENDS}, got {backend!r}")
     restarts = _DEFAULT_RESTARTS[backend] if restarts is None else int(restarts)
     if restarts < 1 or int(max_iter) < 1:
-        raise ValueError(f"{where}: restarts/max_iter: expected integers >= 1; got {restarts}/{max_iter}")
+        raise ValueError(f"{where}: restarts/max_iter: expected integers >= 1, got {restarts}/{max_iter}")
     k = int(k)
     with torch.no_grad():
         unit = F.normalize(points.detach().to(_compute_dtype(points.dtype)), dim=1)

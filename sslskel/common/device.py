@@ -34,7 +34,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 def amp_dtype(device: torch.device, amp: str) -> torch.dtype | None:
     """bf16 under `auto` on CUDA only: on CPU bf16 autocast is slower for GRUs than fp32."""
     if amp not in ("auto", "bf16", "off"):
-        raise ValueError(f"run.amp: expected one of auto, bf16, off; got {amp!r}")
+        raise ValueError(f"run.amp: expected one of auto, bf16, off, got {amp!r}")
     if amp == "off" or (amp == "auto" and device.type != "cuda"):
         return None
     return torch.bfloat16

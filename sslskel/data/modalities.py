@@ -59,7 +59,7 @@ def _check_layout_fits(x, layout: SkeletonLayout) -> None:
     if x.ndim < 4 or x.shape[_V_AXIS] != layout.num_joints:
         raise ValueError(
             f"expected an array (..., C, T, V={layout.num_joints}, M) for layout "
-            f"{layout.name!r}; got shape {tuple(x.shape)}"
+            f"{layout.name!r}, got shape {tuple(x.shape)}"
         )
 
 
@@ -93,7 +93,7 @@ def to_motion(x, num_frames=None):
     The last frame is 0, and with num_frames also every frame t >= num_frames - 1.
     """
     if x.ndim < 4:
-        raise ValueError(f"expected an array (..., C, T, V, M); got shape {tuple(x.shape)}")
+        raise ValueError(f"expected an array (..., C, T, V, M), got shape {tuple(x.shape)}")
     motion = torch.zeros_like(x) if torch.is_tensor(x) else np.zeros_like(x)
     motion[..., :-1, :, :] = x[..., 1:, :, :] - x[..., :-1, :, :]
     if num_frames is not None:

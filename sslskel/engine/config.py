@@ -96,7 +96,7 @@ class OptimConfig:
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
 
 
 GROUP_KEYS = tuple(f.name for f in dataclasses.fields(OptimConfig) if f.name not in ("batch_size", "epochs", "groups"))

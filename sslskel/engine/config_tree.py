@@ -30,9 +30,11 @@ from typing import Any
 
 import yaml
 
+from ..errors import UserError
 
-class ConfigError(ValueError):
-    """A configuration key is unknown or its value has the wrong type."""
+
+class ConfigError(UserError):
+    """A configuration key is unknown or its value has the wrong type or range."""
 
 
 def _type_name(tp) -> str:

@@ -107,7 +107,7 @@ class FineTuner:
         self.train_data, self.val_data = train_data, val_data
         names = [aux.name for aux in aux_losses]
         if len(set(names)) != len(names):
-            raise ValueError(f"auxiliary losses need distinct names; got {names}")
+            raise ValueError(f"auxiliary losses need distinct names, got {names}")
         self.encoder = encoder.to(self.device)
         self.aux_losses = nn.ModuleList(aux_losses).to(self.device)
         self.needs_graphs = any(aux.needs == "graphs" for aux in aux_losses)

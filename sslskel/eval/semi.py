@@ -63,9 +63,9 @@ def label_subset(labels, fraction: float, seed: int, sampling: str = "class_bala
     """Sorted indices of the labelled subset: `fraction` of the samples (see the module doc)."""
     labels = np.asarray(labels)
     if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling: expected one of {', '.join(SAMPLINGS)}; got {sampling!r}")
+        raise ValueError(f"sampling: expected one of {', '.join(SAMPLINGS)}, got {sampling!r}")
     if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction: expected a number in (0, 1]; got {fraction}")
+        raise ValueError(f"fraction: expected a number in (0, 1], got {fraction}")
     n = len(labels)
     if n == 0:
         raise ValueError("label_subset: no samples to draw from")
@@ -120,7 +120,7 @@ def run_semi(cfg, make_encoder: Callable[[int], torch.nn.Module], train_data, va
     seeds = cfg.finetune.seeds if seeds is None else seeds
     sampling = sampling or cfg.finetune.sampling
     if seeds < 1:
-        raise ValueError(f"seeds: expected at least 1; got {seeds}")
+        raise ValueError(f"seeds: expected at least 1, got {seeds}")
     apply_run_settings(cfg.run)  # run.threads: two busy cores with one thread too many ran ~8x slower
     out_dir = Path(out_dir)
     results = []

@@ -115,9 +115,9 @@ def _check_inputs(anchors: torch.Tensor, prototypes: torch.Tensor, num_positives
         raise DataFormatError(where, "prototypes", "at least 2 prototypes (targets exclude p0)",
                               f"{prototypes.shape[0]}")
     if int(num_positives) < 1:
-        raise ValueError(f"{where}: num_positives: expected an integer >= 1; got {num_positives}")
+        raise ValueError(f"{where}: num_positives: expected an integer >= 1, got {num_positives}")
     if not 0.0 <= float(lam) <= 1.0:
-        raise ValueError(f"{where}: lam: expected a value in [0, 1]; got {lam}")
+        raise ValueError(f"{where}: lam: expected a value in [0, 1], got {lam}")
 
 
 def _draw(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device,
@@ -260,7 +260,7 @@ def apply_filter(name: str, hallucinated: HallucinatedPositives, query: torch.Te
                  prototypes: torch.Tensor) -> torch.Tensor:
     """Run the filter called ``name`` (a key of FILTERS); returns the (B, P) keep mask."""
     if name not in FILTERS:
-        raise ValueError(f"apply_filter: name: expected one of {sorted(FILTERS)}; got {name!r}")
+        raise ValueError(f"apply_filter: name: expected one of {sorted(FILTERS)}, got {name!r}")
     return FILTERS[name](hallucinated, query, anchors, prototypes)
 
 
@@ -284,7 +284,7 @@ def halp_loss(query: torch.Tensor, positives: torch.Tensor, keep: torch.Tensor, 
         raise DataFormatError("halp_loss", "query/positives/keep", "shapes (B, d), (B, P, d), (B, P)",
                               f"{tuple(query.shape)}, {tuple(positives.shape)}, {tuple(keep.shape)}")
     if not temperature > 0:
-        raise ValueError(f"halp_loss: temperature: expected a value > 0; got {temperature}")
+        raise ValueError(f"halp_loss: temperature: expected a value > 0, got {temperature}")
     dtype = _compute_dtype(query.dtype)
     sims = torch.einsum("bd,bpd->bp", query.to(dtype), positives.detach().to(query.device, dtype))
     weights = keep.to(dtype)

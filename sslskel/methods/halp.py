@@ -60,15 +60,15 @@ class HalpSettings:
     def __post_init__(self):
         # checked when the config loads, not when the term switches on (epoch 200 of 450)
         if self.filter not in FILTERS:
-            raise ValueError(f"halp.filter: expected one of {', '.join(FILTERS)}; got {self.filter!r}")
+            raise ValueError(f"halp.filter: expected one of {', '.join(FILTERS)}, got {self.filter!r}")
         if self.kmeans_backend not in BACKENDS:
             raise ValueError(f"halp.kmeans_backend: expected one of {', '.join(BACKENDS)}; "
                              f"got {self.kmeans_backend!r}")
         for key in ("num_prototypes", "recent_keys", "refresh_every", "num_positives", "kmeans_restarts"):
             if getattr(self, key) < 1:
-                raise ValueError(f"halp.{key}: expected a positive integer; got {getattr(self, key)}")
+                raise ValueError(f"halp.{key}: expected a positive integer, got {getattr(self, key)}")
         if not 0.0 <= self.lam <= 1.0:
-            raise ValueError(f"halp.lam: expected a number in [0, 1]; got {self.lam}")
+            raise ValueError(f"halp.lam: expected a number in [0, 1], got {self.lam}")
 
 
 class HaLP(MoCo):

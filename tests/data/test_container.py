@@ -31,7 +31,7 @@ def test_nan_sample_error_names_file_sample_and_position():
     d = make()
     d.data[2, 1, 4, 7, 0] = np.nan
     with pytest.raises(DataFormatError, match=r"train_data_joint.npy: sample 2 \(S001C003P012R001A003\): "
-                                              r"expected finite coordinates; got nan at \(C, T, V, M\) = \(1, 4, 7, 0\)"):
+                                              r"expected finite coordinates, got nan at \(C, T, V, M\) = \(1, 4, 7, 0\)"):
         d.sample(2)
     d.data[2, 1, 4, 7, 0] = np.inf
     with pytest.raises(DataFormatError, match="got inf"):
@@ -54,7 +54,7 @@ def test_inconsistent_fields_are_named(change, field):
 
 def test_empty_split_is_an_error():
     d = make().subset(np.zeros(6, bool))
-    with pytest.raises(DataFormatError, match="split 'val': expected at least one sample; got 0"):
+    with pytest.raises(DataFormatError, match="split 'val': expected at least one sample, got 0"):
         d.require_nonempty("val")
 
 

@@ -242,7 +242,7 @@ def test_label_count_mismatch_names_the_label_file(tmp_path, rng):
     x, frames = _sequences(rng)
     _write_cmd(tmp_path, "train", x, frames, names=NAMES[:4], labels=range(4))
     with pytest.raises(DataFormatError, match=r"train_label.pkl: labels: expected 5 entries to match the data "
-                                              r"\(train_data_joint.npy: N=5\); got 4"):
+                                              r"\(train_data_joint.npy: N=5\), got 4"):
         load_split(tmp_path, "train")
 
 
@@ -265,7 +265,7 @@ def test_wrong_array_shape(tmp_path, rng, shape, expected):
 def test_float_labels_are_refused(tmp_path, rng):
     x, frames = _sequences(rng)
     _write_cmd(tmp_path, "train", x, frames, labels=[0, 1, 2.0, 3, 4])
-    with pytest.raises(DataFormatError, match=r"train_label.pkl: labels\[2\]: expected an integer class id; got float"):
+    with pytest.raises(DataFormatError, match=r"train_label.pkl: labels\[2\]: expected an integer class id, got float"):
         load_split(tmp_path, "train")
 
 
@@ -301,7 +301,7 @@ def test_check_finite_names_the_first_bad_sample(tmp_path, rng):
     _write_cmd(tmp_path, "train", x, frames)
     data = load_split(tmp_path, "train")
     expected = (r"train_data_joint.npy: sample 3 \(S003C001P005R001A004\): "
-                r"expected finite coordinates; got nan at \(C, T, V, M\) = \(1, 0, 7, 0\)")
+                r"expected finite coordinates, got nan at \(C, T, V, M\) = \(1, 0, 7, 0\)")
     with pytest.raises(DataFormatError, match=expected):
         check_finite(data, chunk=2)
     check_finite(data.subset([0, 1, 2]))

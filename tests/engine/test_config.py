@@ -70,7 +70,7 @@ def test_sections_come_from_the_chosen_method():
     with pytest.raises(ConfigError, match=r"method: unknown method 'simclr'; valid: halp, moco"):
         load_config(None, ["method=simclr"])
     # a method's own checks run at start-up, not when its term switches on
-    with pytest.raises(ConfigError, match=r"halp.filter: expected one of rank, variant1, variant2, none; got 'foo'"):
+    with pytest.raises(ConfigError, match=r"halp.filter: expected one of rank, variant1, variant2, none, got 'foo'"):
         load_config(None, ["method=halp", "halp.filter=foo"])
     with pytest.raises(ConfigError, match=r"halp.kmeans_backend: expected one of torch, geomstats"):
         load_config(None, ["method=halp", "halp.kmeans_backend=foo"])
@@ -82,7 +82,7 @@ def test_nested_optimiser_sections_and_their_errors():
     assert cfg.linear.optim.epochs == 5 and cfg.linear.optim.lr == 0.1 and cfg.linear.optim.weight_decay == 0.0
     with pytest.raises(ConfigError, match=r"unknown key 'finetune.lr'.*did you mean 'finetune.optim.lr'"):
         load_config(None, ["finetune.lr=0.1"])
-    with pytest.raises(ConfigError, match=r"finetune.optim.optimizer: expected one of sgd, adam, adagrad; got 'rms'"):
+    with pytest.raises(ConfigError, match=r"finetune.optim.optimizer: expected one of sgd, adam, adagrad, got 'rms'"):
         load_config(None, ["finetune.optim.optimizer=rms"])
     with pytest.raises(ConfigError, match=r"linear.optim.groups.critic: linear has no parameter group 'critic'"):
         load_config(None, ["linear.optim.groups.critic.lr=1"])

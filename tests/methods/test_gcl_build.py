@@ -42,7 +42,7 @@ def test_defaults_are_the_papers():
     ("num_random_negatives", True, "an integer >= 0"),
 ])
 def test_settings_name_the_bad_key_and_the_valid_values(key, value, expected):
-    with pytest.raises(ValueError, match=rf"^gcl\.{key}: expected {expected}; got {value!r}$"):
+    with pytest.raises(ValueError, match=rf"^gcl\.{key}: expected {expected}, got {value!r}$"):
         GCLSettings(**{key: value})
 
 

@@ -27,7 +27,7 @@ class CriticSettings:
 
     def __post_init__(self):
         if self.hidden < 1:
-            raise ValueError(f"toy_critic.hidden: expected a positive integer; got {self.hidden}")
+            raise ValueError(f"toy_critic.hidden: expected a positive integer, got {self.hidden}")
 
 
 class ToyCritic(PretrainMethod):
@@ -79,7 +79,7 @@ def test_settings_section_is_the_methods_own(toy_config):
     assert cfg.toy_critic.weight == 0.5 and cfg.toy_critic.hidden == 8 and not hasattr(cfg, "moco")
     with pytest.raises(ConfigError, match=r"unknown key 'toy_critic.hiden'; valid keys of 'toy_critic': hidden, weight"):
         toy_config("toy_critic.hiden=4")
-    with pytest.raises(ConfigError, match=r"toy_critic.hidden: expected a positive integer; got 0"):
+    with pytest.raises(ConfigError, match=r"toy_critic.hidden: expected a positive integer, got 0"):
         toy_config("toy_critic.hidden=0")
     with pytest.raises(ConfigError, match=r"optim.groups.critc: method 'toy_critic' has no parameter group 'critc'; valid: critic"):
         toy_config("optim.groups.critc.lr=1")

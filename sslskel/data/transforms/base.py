@@ -89,7 +89,7 @@ class RandomApply(Transform):
 
     def __init__(self, step: Callable, p: float = 0.5):
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"RandomApply: p must be in [0, 1]; got {p}")
+            raise ValueError(f"RandomApply: p must be in [0, 1], got {p}")
         self.step, self.p = step, float(p)
 
     def __call__(self, x, num_frames, rng) -> Sample:
@@ -107,7 +107,7 @@ class RandomChoice(Transform):
         if p is not None:
             if len(p) != len(steps) or min(p) < 0 or not math.isclose(sum(p), 1.0):
                 raise ValueError(f"RandomChoice: p must be {len(steps)} non-negative numbers "
-                                 f"summing to 1; got {p}")
+                                 f"summing to 1, got {p}")
             p = tuple(float(v) for v in p)
         self.steps, self.p = tuple(steps), p
         self._cumulative = None if p is None else np.cumsum(p) / sum(p)

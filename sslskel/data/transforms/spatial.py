@@ -39,7 +39,7 @@ class Shear(Transform):
 
     def __init__(self, amount: float = 1.0):
         if amount < 0:
-            raise ValueError(f"Shear: amount must be >= 0; got {amount}")
+            raise ValueError(f"Shear: amount must be >= 0, got {amount}")
         self.amount = float(amount)
 
     def matrix(self, rng: np.random.Generator) -> np.ndarray:
@@ -84,7 +84,7 @@ class Rotate(Transform):
 
     def __init__(self, max_angle: float = 0.3):
         if max_angle < 0:
-            raise ValueError(f"Rotate: max_angle must be >= 0; got {max_angle}")
+            raise ValueError(f"Rotate: max_angle must be >= 0, got {max_angle}")
         self.max_angle = float(max_angle)
 
     def __call__(self, x, num_frames, rng) -> Sample:
@@ -134,7 +134,7 @@ class BoneScale(Transform):
 
     def __init__(self, layout: str | SkeletonLayout = "ntu25", amount: float = 0.2):
         if not 0.0 <= amount < 1.0:
-            raise ValueError(f"BoneScale: amount must be in [0, 1); got {amount}")
+            raise ValueError(f"BoneScale: amount must be in [0, 1), got {amount}")
         self.layout, self.amount = _layout(layout), float(amount)
         parents = bone_parents(self.layout)
         self._parents = np.asarray(parents)
@@ -203,7 +203,7 @@ class GaussianNoise(Transform):
 
     def __init__(self, std: float = 0.01):
         if std < 0:
-            raise ValueError(f"GaussianNoise: std must be >= 0; got {std}")
+            raise ValueError(f"GaussianNoise: std must be >= 0, got {std}")
         self.std = float(std)
 
     def __call__(self, x, num_frames, rng) -> Sample:
@@ -222,9 +222,9 @@ class GaussianBlur(Transform):
     def __init__(self, kernel_size: int = 15, sigma: tuple[float, float] = (0.1, 2.0),
                  normalize: bool = True):
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"GaussianBlur: kernel_size must be odd and >= 1; got {kernel_size}")
+            raise ValueError(f"GaussianBlur: kernel_size must be odd and >= 1, got {kernel_size}")
         if not 0.0 < sigma[0] <= sigma[1]:
-            raise ValueError(f"GaussianBlur: sigma must satisfy 0 < low <= high; got {sigma}")
+            raise ValueError(f"GaussianBlur: sigma must satisfy 0 < low <= high, got {sigma}")
         self.kernel_size = int(kernel_size)
         self.sigma = (float(sigma[0]), float(sigma[1]))
         self.normalize = bool(normalize)

@@ -41,7 +41,7 @@ class CropResize(Transform):
                  out_frames: int = 64):
         low, high = scale
         if not 0.0 < low <= high <= 1.0:
-            raise ValueError(f"CropResize: scale must satisfy 0 < low <= high <= 1; got {scale}")
+            raise ValueError(f"CropResize: scale must satisfy 0 < low <= high <= 1, got {scale}")
         if min_frames < 0 or out_frames < 1:
             raise ValueError(f"CropResize: need min_frames >= 0 and out_frames >= 1; "
                              f"got {min_frames}, {out_frames}")
@@ -82,7 +82,7 @@ class Resize(Transform):
 
     def __init__(self, out_frames: int = 50):
         if out_frames < 1:
-            raise ValueError(f"Resize: out_frames must be >= 1; got {out_frames}")
+            raise ValueError(f"Resize: out_frames must be >= 1, got {out_frames}")
         self.out_frames = int(out_frames)
 
     def __call__(self, x, num_frames, rng=None) -> Sample:
@@ -97,7 +97,7 @@ class PadCrop(Transform):
 
     def __init__(self, padding_ratio: int = 6):
         if padding_ratio < 1:
-            raise ValueError(f"PadCrop: padding_ratio must be >= 1; got {padding_ratio}")
+            raise ValueError(f"PadCrop: padding_ratio must be >= 1, got {padding_ratio}")
         self.padding_ratio = int(padding_ratio)
 
     def __call__(self, x, num_frames, rng) -> Sample:

@@ -179,7 +179,7 @@ class SemanticMemoryBank(nn.Module):
     def __init__(self, num_classes: int, dim: int = 256, momentum: float = 0.85):
         super().__init__()
         if not 0.0 < momentum < 1.0:
-            raise ValueError(f"SemanticMemoryBank: momentum: expected a value in (0, 1); got {momentum}")
+            raise ValueError(f"SemanticMemoryBank: momentum: expected a value in (0, 1), got {momentum}")
         self.num_classes, self.dim, self.momentum = num_classes, dim, momentum
         self.register_buffer("vectors", torch.zeros(num_classes, dim))
         self.register_buffer("initialized", torch.zeros(num_classes, dtype=torch.bool))

@@ -17,7 +17,7 @@ Example:
     >>> GCLSettings(variant="authors")
     Traceback (most recent call last):
     ...
-    ValueError: gcl.variant: expected one of paper, authors_code; got 'authors'
+    ValueError: gcl.variant: expected one of paper, authors_code, got 'authors'
 """
 
 from __future__ import annotations
@@ -79,11 +79,11 @@ class GCLSettings:
         for key, (valid, expected) in _CHECKS.items():
             value = getattr(self, key)
             if not valid(value):
-                raise ValueError(f"gcl.{key}: expected {expected}; got {value!r}")
+                raise ValueError(f"gcl.{key}: expected {expected}, got {value!r}")
         if self.num_hard_negatives + self.num_random_negatives < 1:
             # without a negative no InfoNCE row exists: the instance loss would always be 0
             raise ValueError("gcl.num_hard_negatives, gcl.num_random_negatives: expected at least "
-                             "one negative in all; got 0 and 0")
+                             "one negative in all, got 0 and 0")
 
 
 def returns_graphs(encoder: nn.Module | type) -> bool:

@@ -53,12 +53,12 @@ class GraphContrastBase(AuxiliaryLoss):
         super().__init__()
         where = type(self).__name__
         if contrast not in CONTRASTS:
-            raise ValueError(f"{where}: contrast: expected one of {CONTRASTS}; got {contrast!r}")
+            raise ValueError(f"{where}: contrast: expected one of {CONTRASTS}, got {contrast!r}")
         if temperature <= 0:
-            raise ValueError(f"{where}: temperature: expected a positive number; got {temperature}")
+            raise ValueError(f"{where}: temperature: expected a positive number, got {temperature}")
         if contrast == "feature" and not feature_dim:
             raise ValueError(f"{where}: feature_dim: expected the encoder's feature_dim when "
-                             f"contrast='feature'; got {feature_dim}")
+                             f"contrast='feature', got {feature_dim}")
         self.num_classes, self.contrast, self.temperature = num_classes, contrast, temperature
         self.needs = "graphs" if contrast == "graph" else "features"
         self.num_hard_positives = num_hard_positives
@@ -213,7 +213,7 @@ class AuthorsCodeGraphContrast(GraphContrastBase):
                 sample_index: torch.Tensor | None = None, num_persons: int = 1) -> dict[str, torch.Tensor]:
         if sample_index is None:  # a missing argument, not bad data: a plain ValueError
             raise ValueError(f"{type(self).__name__}.forward: sample_index: expected the dataset "
-                             "indices of the batch (one bank slot per sample); got None")
+                             "indices of the batch (one bank slot per sample), got None")
         return super().forward(inputs, labels, sample_index, num_persons)
 
     def contrast_terms(self, anchors: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
