@@ -10,6 +10,9 @@
 Prints a table and writes eval_linear.json / eval_knn.json (eval_*_random.json with
 --random-init, eval_*_<checkpoint>.json for a checkpoint other than last.pt) into the run
 directory. Trailing KEY=VALUE arguments override the run's config (e.g. the linear section).
+
+An error you can fix (config, data file, checkpoint, path) prints one line, `error: WHERE: FIELD:
+expected ..., got ...`, and exits with 2; --debug (or SSLSKEL_DEBUG=1) shows the traceback.
 """
 
 from __future__ import annotations
@@ -21,32 +24,38 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from sslskel.engine.config import ConfigError  # noqa: E402
+from sslskel.common.cli import run_cli  # noqa: E402
 from sslskel.common.io import atomic_write_json  # noqa: E402
 from sslskel.eval.protocols import PROTOCOLS, evaluate, find_newest_run, format_table, load_run_encoder  # noqa: E402
 
 
-def main(argv=None) -> int:
+def parse_protocols(text: str) -> tuple[str, ...]:
+    protocols = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if not protocols or unknown:
+        raise argparse.ArgumentTypeError(f"expected a comma list of {', '.join(PROTOCOLS)}, got {text!r}")
+    return protocols
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--run", type=Path, metavar="RUN_DIR", help="run directory (default: newest under --runs)")
     source.add_argument("--checkpoint", type=Path, metavar="FILE", help="a checkpoint file of a run")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="where to look for the newest run")
-    parser.add_argument("--protocols", default="linear,knn", help=f"comma list of {', '.join(PROTOCOLS)}")
+    parser.add_argument("--protocols", type=parse_protocols, default=PROTOCOLS,
+                        help=f"comma list of {', '.join(PROTOCOLS)}")
     parser.add_argument("--random-init", action="store_true", help="evaluate a randomly initialised encoder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
-    args = parser.parse_args(argv)
+    return parser
 
-    try:
-        run_dir = args.run or (args.checkpoint.parent.parent if args.checkpoint else find_newest_run(args.runs))
-        cfg, encoder, checkpoint = load_run_encoder(run_dir=run_dir, checkpoint=args.checkpoint,
-                                                    overrides=args.overrides, random_init=args.random_init)
-    except (ConfigError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    protocols = tuple(p.strip() for p in args.protocols.split(",") if p.strip())
-    results = evaluate(cfg, encoder, protocols=protocols, progress=not args.quiet)
+
+def run(args, parser: argparse.ArgumentParser) -> int:
+    run_dir = args.run or (args.checkpoint.parent.parent if args.checkpoint else find_newest_run(args.runs))
+    cfg, encoder, checkpoint = load_run_encoder(run_dir=run_dir, checkpoint=args.checkpoint,
+                                                overrides=args.overrides, random_init=args.random_init)
+    results = evaluate(cfg, encoder, protocols=args.protocols, progress=not args.quiet)
 
     suffix = "_random" if args.random_init else ""
     if checkpoint.name != "last.pt":
@@ -61,6 +70,11 @@ def main(argv=None) -> int:
     if knn:
         atomic_write_json(run_dir / f"eval_knn{suffix}.json", {**common, **knn, "seconds": results["knn_seconds"]})
     return 0
+
+
+def main(argv=None) -> int:
+    """Exit code 0, or 2 with one `error:` line for a bad config, data file, checkpoint or path."""
+    return run_cli(run, build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,17 @@ checkpoints/last.pt, result.json) and the summary <RUN>/<tag>.json, where RUN is
 pretraining run (or, for --init scratch, a new runs/<time>-supervised-<encoder>/) and the tag
 is semi[_scratch]_<sampling>[_<checkpoint>][_gcl]. --resume continues an interrupted protocol
 exactly: finished fine-tunes are read back, an unfinished one resumes from its checkpoint.
+
+Everything is checked (flags, config, checkpoint, data) before anything is written. An error
+you can fix prints one line, `error: WHERE: FIELD: expected ..., got ...`, and exits with 2;
+--debug (or SSLSKEL_DEBUG=1) shows the traceback. A label subset that leaves a class without a
+label (--sampling random with a small fraction) prints a `warning:` line.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import sys
@@ -40,8 +46,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from sslskel.data.build import load_data  # noqa: E402
-from sslskel.common.checkpoint import load_checkpoint, seed_everything  # noqa: E402
-from sslskel.engine.config import ConfigError, load_config, read_yaml, save_config, to_dict  # noqa: E402
+from sslskel.common.checkpoint import load_checkpoint, load_weights, require_keys, seed_everything  # noqa: E402
+from sslskel.common.cli import run_cli  # noqa: E402
+from sslskel.engine.config import load_config, read_yaml, save_config, to_dict  # noqa: E402
+from sslskel.errors import UserError  # noqa: E402
 from sslskel.methods.gcl import require_graphs  # noqa: E402
 from sslskel.models import encoder_class  # noqa: E402
 from sslskel.common.io import atomic_write_json  # noqa: E402
@@ -145,6 +153,7 @@ def resolve_config(args, checkpoint: Path | None):
     """(config, pretrained encoder state or None, where the config came from)."""
     if args.init == "pretrained":
         state = load_checkpoint(checkpoint)
+        require_keys(state, checkpoint, ("method", "config"), "pretraining")
         extra = section_overrides(args.config) if args.config else []
         cfg = load_config(None, extra + list(args.overrides), base=state["config"])
         prefix = "encoder."
@@ -154,27 +163,26 @@ def resolve_config(args, checkpoint: Path | None):
         return load_config(args.config, args.overrides), None, str(args.config)
     if checkpoint is not None:
         state = load_checkpoint(checkpoint)
+        require_keys(state, checkpoint, ("config",), "pretraining")
         return load_config(None, args.overrides, base=state["config"]), None, str(checkpoint)
     return load_config(DEFAULT_SCRATCH_CONFIG, args.overrides), None, str(DEFAULT_SCRATCH_CONFIG)
 
 
-def encoder_factory(cfg, weights, channels: int, persons: int):
-    """make_encoder(seed): the pretrained weights (fresh copy) or a seeded random init."""
+def encoder_factory(cfg, weights, channels: int, persons: int, source: str | Path = "the checkpoint"):
+    """make_encoder(seed): the pretrained weights (fresh copy) or a seeded random init; weights
+    that do not fit the config's encoder (an encoder.args override, say) are a CheckpointError."""
     def make_encoder(seed: int):
         seed_everything(seed)
         encoder = build_method_encoder(cfg, channels, persons)
         if weights is not None:
-            encoder.load_state_dict(weights)
+            load_weights(encoder, weights, source, "method.encoder")
         return encoder
     return make_encoder
 
 
-def main(argv=None, supervised: bool = False, parser: argparse.ArgumentParser | None = None) -> int:
-    """The protocol; `supervised` (supervised/run.py) trains on all labels: fraction 1.0, its own tag."""
-    parser = parser or build_parser()
-    args = parser.parse_args(argv)
-    args.supervised = supervised
-    if supervised:
+def check_flags(args, parser: argparse.ArgumentParser) -> None:
+    """Usage errors (argparse's exit code 2) before anything is read."""
+    if args.supervised:
         if args.fractions not in (None, [1.0]) or args.sampling:
             parser.error("supervised training uses all labels: --fractions and --sampling are for semi_sup/run.py")
         args.fractions = [1.0]
@@ -185,52 +193,62 @@ def main(argv=None, supervised: bool = False, parser: argparse.ArgumentParser | 
     if args.init == "pretrained" and isinstance(args.resume, Path):
         parser.error("with a pretrained encoder --resume takes no directory: name the run with --run")
 
-    try:
-        run_dir, checkpoint = pretraining_source(args)
-        cfg, weights, config_from = resolve_config(args, checkpoint)
-        sampling = args.sampling or cfg.finetune.sampling
-        use_gcl = args.gcl or cfg.gcl.enabled
-        args.gcl = use_gcl
-        tag = make_tag(args, sampling, checkpoint)
-        if args.init == "scratch":
-            run_dir = args.resume if isinstance(args.resume, Path) else None
-        protocol_dir = run_dir / tag if run_dir is not None else None
-        if args.resume:
-            if protocol_dir is None or not (protocol_dir / "config.yaml").is_file():
-                raise FileNotFoundError(f"{protocol_dir}: nothing to resume (no config.yaml)")
-            cfg = load_config(protocol_dir / "config.yaml", args.overrides)
-        # fail before loading data or training when the encoder cannot give graphs
-        if use_gcl and cfg.gcl.contrast == "graph":
-            require_graphs(encoder_class(cfg.encoder.name))
-        if args.graph_distances:
-            require_graphs(encoder_class(cfg.encoder.name), "--graph-distances")
-    except (ConfigError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+def check_graphs(cfg, use_gcl: bool, graph_distances: bool) -> None:
+    """Fail before loading data or training when the encoder cannot give graphs (a UserError)."""
+    if use_gcl and cfg.gcl.contrast == "graph":
+        require_graphs(encoder_class(cfg.encoder.name))
+    if graph_distances:
+        require_graphs(encoder_class(cfg.encoder.name), "--graph-distances")
+
+
+def check_output(args, protocol_dir: Path | None) -> None:
+    """The protocol's folder: there to resume, or not there (or --overwrite) to start."""
+    if args.resume:
+        if protocol_dir is None or not (protocol_dir / "config.yaml").is_file():
+            raise UserError(protocol_dir, "--resume", "a protocol directory holding config.yaml",
+                            "nothing to resume")
+    elif protocol_dir is not None and protocol_dir.exists() and not args.overwrite:
+        raise UserError(protocol_dir, "output", "a new directory (pass --resume to continue it or "
+                        "--overwrite to start again)", "one from an earlier run")
+
+
+def run(args, parser: argparse.ArgumentParser, supervised: bool = False) -> int:
+    """The protocol: every check (flags, config, checkpoint, data) before anything is written."""
+    args.supervised = supervised
+    check_flags(args, parser)
+    run_dir, checkpoint = pretraining_source(args)
+    cfg, weights, config_from = resolve_config(args, checkpoint)
+    sampling = args.sampling or cfg.finetune.sampling
+    use_gcl = args.gcl or cfg.gcl.enabled
+    args.gcl = use_gcl
+    tag = make_tag(args, sampling, checkpoint)
+    if args.init == "scratch":
+        run_dir = args.resume if isinstance(args.resume, Path) else None
+    protocol_dir = run_dir / tag if run_dir is not None else None
+    check_output(args, protocol_dir)
+    if args.resume:
+        cfg = load_config(protocol_dir / "config.yaml", args.overrides)
+    check_graphs(cfg, use_gcl, args.graph_distances)
 
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
     channels, _, _, persons = train.shape
+    make_encoder = encoder_factory(cfg, weights, channels, persons, source=config_from)
+    if weights is not None:
+        make_encoder(cfg.run.seed)  # weights that do not fit fail here, before anything is written
+
     if run_dir is None:  # a fresh scratch run
         run_dir = new_run_dir(cfg.run.out_dir, f"supervised-{cfg.encoder.name}")
         protocol_dir = run_dir / tag
-    if protocol_dir.exists() and not args.resume:
-        if not args.overwrite:
-            print(f"error: {protocol_dir} exists from an earlier run; pass --resume to continue it or "
-                  "--overwrite to start again", file=sys.stderr)
-            return 2
+    if protocol_dir.exists() and not args.resume:  # --overwrite (check_output refused otherwise)
         shutil.rmtree(protocol_dir)
     protocol_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, protocol_dir / "config.yaml")
 
-    try:
-        results = run_semi(cfg, encoder_factory(cfg, weights, channels, persons), train, val,
-                           protocol_dir, fractions=args.fractions, seeds=args.seeds, sampling=sampling,
-                           gcl=use_gcl, graph_distances=args.graph_distances,
-                           resume=bool(args.resume), keep_checkpoints=not args.drop_checkpoints,
-                           progress=not args.quiet)
-    except FileExistsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    results = run_semi(cfg, make_encoder, train, val, protocol_dir, fractions=args.fractions,
+                       seeds=args.seeds, sampling=sampling, gcl=use_gcl,
+                       graph_distances=args.graph_distances, resume=bool(args.resume),
+                       keep_checkpoints=not args.drop_checkpoints, progress=not args.quiet)
     rows = summarize(results)
     init = "scratch" if args.init == "scratch" else f"pretrained {checkpoint}"
     print(format_results(rows, title=f"{run_dir} ({init}; {sampling} labels{'; SkeletonGCL' if use_gcl else ''})"))
@@ -244,6 +262,12 @@ def main(argv=None, supervised: bool = False, parser: argparse.ArgumentParser | 
                             "config": to_dict(cfg)})
     print(f"results: {out}")
     return 0
+
+
+def main(argv=None, supervised: bool = False, parser: argparse.ArgumentParser | None = None) -> int:
+    """The protocol; `supervised` (supervised/run.py) trains on all labels: fraction 1.0, its own tag.
+    Exit code 0, or 2 with one `error:` line for a bad config, data file, checkpoint or path."""
+    return run_cli(functools.partial(run, supervised=supervised), parser or build_parser(), argv)
 
 
 if __name__ == "__main__":

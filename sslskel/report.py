@@ -27,7 +27,9 @@ import sys
 from pathlib import Path
 
 from .common.checkpoint import load_checkpoint
+from .common.cli import run_cli
 from .engine.run_log import read_metrics
+from .errors import UserError
 from .methods.hallucinate import hallucinate_positives, rank_filter
 
 FIGURES = {
@@ -133,16 +135,30 @@ def make_plots(run_dir: str | Path) -> list[Path]:
     return written
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Plot a run's diagnostics into RUN_DIR/plots/.")
-    parser.add_argument("run_dir", type=Path)
-    args = parser.parse_args(argv)
-    if not (args.run_dir / "metrics.jsonl").is_file():
-        print(f"{args.run_dir}: no metrics.jsonl here; is it a run directory?", file=sys.stderr)
-        return 2
+def check_run(run_dir: Path) -> None:
+    """What make_plots reads, read once before any plot is written: a bad metrics.jsonl or
+    checkpoint is one `error:` line with nothing half-drawn left behind."""
+    if not (run_dir / "metrics.jsonl").is_file():
+        raise UserError(run_dir / "metrics.jsonl", "file", "the metrics log of a run directory",
+                        "no such file: is it a run directory?")
+    read_metrics(run_dir)
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    if checkpoint.is_file():
+        load_checkpoint(checkpoint)
+
+
+def run(args, parser: argparse.ArgumentParser) -> int:
+    check_run(args.run_dir)
     for path in make_plots(args.run_dir):
         print(path)
     return 0
+
+
+def main(argv=None) -> int:
+    """Exit code 0, or 2 with one `error:` line for a run directory that cannot be read."""
+    parser = argparse.ArgumentParser(description="Plot a run's diagnostics into RUN_DIR/plots/.")
+    parser.add_argument("run_dir", type=Path)
+    return run_cli(run, parser, argv)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ The same fine-tuning loop as semi_sup/run.py (sslskel/engine/finetune.py) with f
 runs/<time>-supervised-<encoder>/ (or the pretraining run, with --init pretrained) holding
 supervised[_scratch][_gcl]/f1_s<seed> folders and the summary supervised[_scratch][_gcl].json.
 Trailing KEY=VALUE arguments override the config (e.g. finetune.optim.epochs=10 gcl.per_class=64).
+
+An error you can fix (config, data file, checkpoint, path) prints one line, `error: WHERE: FIELD:
+expected ..., got ...`, and exits with 2; --debug (or SSLSKEL_DEBUG=1) shows the traceback.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Each writer writes to a temporary file in the destination's folder, flushes it to disk,
 then renames it over the destination (`os.replace` is atomic on POSIX and Windows). If
 anything fails or the process is interrupted, the old file is untouched and the temporary
-one is removed.
+one is removed. A process killed outright (`kill -9`) cannot remove it: such orphans
+(`.NAME.XXXXXXXX.tmp`) are removed by `remove_orphan_temporaries` when a run starts or resumes.
 
 Example:
     >>> import tempfile, pathlib
@@ -28,12 +29,34 @@ def current_umask() -> int:
     return mask
 
 
+def temporary_prefix(name: str) -> str:
+    """The name prefix of `atomic_path`'s temporary files for destination file `name`."""
+    return f".{name}."
+
+
+TEMPORARY_SUFFIX = ".tmp"
+
+
+def remove_orphan_temporaries(*folders: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files killed atomic writes left in `folders` (those that exist).
+
+    Only one process writes a run directory, so at its start every such file is an orphan.
+    """
+    orphans = [p for folder in map(Path, folders) if folder.is_dir()
+               for p in folder.glob(f"{temporary_prefix('*')}*{TEMPORARY_SUFFIX}") if p.is_file()]
+    for path in orphans:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return orphans
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside `path`; on success it replaces `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path.name), suffix=TEMPORARY_SUFFIX,
+                               dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; a plain open() would respect the umask
     try:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import (LAYOUT_FOR_JOINTS, check_count, check_data_array, check_labels, finish_split,
-                     last_nonzero_frames, load_label_pickle, load_npy)
+from .checks import (LAYOUT_FOR_JOINTS, check_class_ids, check_count, check_data_array, check_labels,
+                     check_num_frames, finish_split, last_nonzero_frames, load_label_pickle, load_npy)
 from .container import META_FIELDS, SkeletonData
 from .errors import DataFormatError
 from .splits import normalize_split
@@ -43,13 +43,11 @@ def read_cmd(directory, split: str, mmap: bool = True) -> SkeletonData:
     data = load_npy(data_path, mmap)
     layout = check_data_array(data, data_path)
     num_frames = load_npy(frames_path, mmap=False)
-    if num_frames.ndim != 1 or not np.issubdtype(num_frames.dtype, np.number):
-        raise DataFormatError(frames_path, "num_frame", "a 1-D numeric array",
-                              f"{num_frames.dtype} of shape {num_frames.shape}")
+    num_frames = check_num_frames(num_frames, data.shape[2], frames_path)
     check_count(num_frames, len(data), frames_path, "num_frame", data_path)
     names, labels = load_label_pickle(label_path)
     check_count(labels, len(data), label_path, "labels", data_path)
-    return finish_split(data, num_frames.astype(np.int64), labels, names, data_path, layout, split=split)
+    return finish_split(data, num_frames, labels, names, data_path, layout, split=split)
 
 
 def _read_npy_with_label_pickle(data_path: Path, label_path: Path, mmap: bool, split: str,
@@ -132,7 +130,9 @@ def _npz_member(path: Path, key: str, mmap: bool) -> np.ndarray:
 
 def one_hot_to_labels(y: np.ndarray, path, field: str) -> np.ndarray:
     if y.ndim == 1:
-        return check_labels(y, path, field)
+        labels = check_labels(y, path, field)
+        check_class_ids(labels, path, field)
+        return labels
     if y.ndim != 2 or not ((y == 0) | (y == 1)).all() or not (y.sum(1) == 1).all():
         raise DataFormatError(path, field, "one-hot labels (N, num_classes) of 0/1 with one 1 per row",
                               f"shape {y.shape}, values in [{y.min()}, {y.max()}]")

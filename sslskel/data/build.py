@@ -13,19 +13,24 @@ Example:
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
+from .checks import check_class_ids, scan_samples
 from .container import SkeletonData
 from .layouts import get_layout
 from .normalize import check_prenormalized, normalize_skeletons, resolve_mode
 from .readers import FORMATS_WITH_LAYOUT, load_split
+from .splits import normalize_split
 from .synthetic import SyntheticConfig, ensure_synthetic
 from .transforms import Compose, ToModality, build_transform as build_preset
 
 
 def load_data(data_cfg, split: str) -> SkeletonData:
-    """The `split` ('train' or 'val') of the configured data, normalised, checked to be non-empty.
+    """The `split` ('train' or 'val') of the configured data, normalised and checked before any
+    training step: non-empty, plausible class ids, finite coordinates, valid lengths; all-zero
+    samples are warned about by name.
 
     `data.layout: auto` and `data.normalize: auto` are resolved here, in `data_cfg` itself, to
     what the data is and what was applied, so a run's saved config records them and every
@@ -35,9 +40,13 @@ def load_data(data_cfg, split: str) -> SkeletonData:
         synthetic = SyntheticConfig.from_mapping(data_cfg.synthetic)
         path = ensure_synthetic(benchmark=data_cfg.benchmark, config=synthetic)
         data = load_split(path, split)
+        check_class_ids(data.labels, Path(path) / f"{normalize_split(split)}_label.pkl",
+                        num_classes=synthetic.num_classes, dataset="the synthetic set (data.synthetic)",
+                        names=data.names)
     else:
         data = load_split(data_cfg.path, split, benchmark=data_cfg.benchmark,
                           file_format=data_cfg.format)
+    scan_samples(data, normalize_split(split))  # NaN / inf refused and empty samples named before step 1
     resolve_layout(data_cfg, data)
     data = _adopt_layout(data, data_cfg.layout)
     if data.layout != data_cfg.layout:

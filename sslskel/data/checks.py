@@ -2,8 +2,17 @@
 
 Every check raises `DataFormatError` naming the file, the field, what was expected and what
 was found. `finish_split` wraps a reader's arrays in a `SkeletonData` and refuses an empty
-split. Passes over a whole memory map (`last_nonzero_frames`, `check_finite`) go chunk by
-chunk and drop the pages they touched, so they do not grow the process's resident memory.
+split. Passes over a whole memory map (`last_nonzero_frames`, `check_finite`, `scan_samples`)
+go chunk by chunk and drop the pages they touched, so they do not grow the process's
+resident memory.
+
+Class ids (`check_class_ids`): where the dataset's class count is known (NTU 120 actions,
+PKU-MMD 51, NW-UCLA 10, MSR Action3D 20, UTD-MHAD 27, the synthetic set) ids must lie in
+[0, count). Array files (CMD, ST-GCN, AimCLR, CTR-GCN, PySKL) do not say how many classes
+there are, so their ids must be plausible: below `max(GENERIC_CLASS_LIMIT, DENSITY x the
+number of distinct ids)`, i.e. below 1000 (Kinetics-skeleton, the largest common skeleton
+set, has 400) unless the ids are dense. An id of 10**9 among 60 classes, which would make
+the kNN allocate 298 GiB, is refused at load; every real dataset (ids 0..K-1) passes.
 
 Example:
     >>> import numpy as np
@@ -20,6 +29,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from .container import SkeletonData, ntu_meta_from_names, release_mapped_pages
 from .errors import DataFormatError
@@ -27,6 +37,13 @@ from .safe_pickle import load_pickle
 
 LAYOUT_FOR_JOINTS = {25: "ntu25", 20: "ucla20"}
 NUM_FRAMES_CHUNK = 256
+# class ids of files that do not say their class count: below max(limit, density x distinct ids)
+GENERIC_CLASS_LIMIT = 1000
+CLASS_ID_DENSITY = 4
+# a pass over more bytes than this shows a progress bar (it takes seconds)
+PROGRESS_BYTES = 256 * 2**20
+# sample names listed in the all-zero warning
+NAMES_SHOWN = 5
 
 
 def check_data_array(data: np.ndarray, path, channels=(2, 3)) -> str:
@@ -58,6 +75,8 @@ def check_labels(labels, path, field="labels") -> np.ndarray:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise DataFormatError(path, f"{field}[{i}]", "an integer class id",
                                   f"{type(value).__name__} {value!r}")
+        if not -2**63 <= int(value) < 2**63:  # would not fit the int64 array (an OverflowError)
+            raise DataFormatError(path, f"{field}[{i}]", "a 0-based class id", str(value))
     return np.asarray(labels, dtype=np.int64)
 
 
@@ -88,19 +107,102 @@ def load_label_pickle(path) -> tuple[list[str], np.ndarray]:
     names = check_names(names, path)
     labels = check_labels(labels, path)
     check_count(labels, len(names), path, "labels", f"{path} sample names")
-    if len(labels) and labels.min() < 0:
-        raise DataFormatError(path, f"labels[{int(np.argmin(labels))}]", "a 0-based class id >= 0",
-                              str(int(labels.min())))
+    check_class_ids(labels, path, names=names)
     return names, labels
 
 
+def class_id_bound(labels: np.ndarray) -> int:
+    """Exclusive bound on the class ids of a file that does not give its class count."""
+    return max(GENERIC_CLASS_LIMIT, CLASS_ID_DENSITY * len(np.unique(labels)))
+
+
+def check_class_ids(labels: np.ndarray, path, field: str = "labels", num_classes: int | None = None,
+                    dataset: str = "", names=None) -> None:
+    """Every id in [0, num_classes), or (`num_classes` None) below `class_id_bound`; the error
+    names the file, the sample index (and name) and the value."""
+    labels = np.asarray(labels)
+    if not len(labels):
+        return
+    if num_classes is not None:
+        bound, why = num_classes, f"{dataset or 'this dataset'} has {num_classes} classes"
+    else:
+        bound = class_id_bound(labels)
+        why = (f"the file gives no class count, so ids must be below {GENERIC_CLASS_LIMIT} or "
+               f"{CLASS_ID_DENSITY} x the {len(np.unique(labels))} distinct ids")
+    bad = np.flatnonzero((labels < 0) | (labels >= bound))
+    if len(bad):
+        i = int(bad[0])
+        sample = f" ({names[i]})" if names is not None else ""
+        raise DataFormatError(path, f"{field}[{i}]{sample}", f"a 0-based class id in [0, {bound}) ({why})",
+                              f"{int(labels[i])}" + (f" ({len(bad)} such ids)" if len(bad) > 1 else ""))
+
+
+def check_num_frames(num_frames: np.ndarray, frames: int, path, field: str = "num_frame") -> np.ndarray:
+    """1-D whole numbers in [1, `frames`] -> int64; the error names the file, the sample index
+    and the value (a NaN is shown as nan, not as the integer it would be cast to)."""
+    num_frames = np.asarray(num_frames)
+    if num_frames.ndim != 1 or not (np.issubdtype(num_frames.dtype, np.integer)
+                                    or np.issubdtype(num_frames.dtype, np.floating)):
+        raise DataFormatError(path, field, "a 1-D array of integer frame counts",
+                              f"{num_frames.dtype} of shape {num_frames.shape}")
+    values = num_frames.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)) | (values < 1) | (values > frames))
+    if len(bad):
+        i = int(bad[0])
+        value = num_frames[i].item()  # a python int or float: nan prints as nan
+        raise DataFormatError(path, f"{field}[{i}]", f"a whole number of frames in [1, {frames}] (T of the data)",
+                              f"{value!r}" + (f" ({len(bad)} such values)" if len(bad) > 1 else ""))
+    return num_frames.astype(np.int64)
+
+
 def load_npy(path, mmap: bool) -> np.ndarray:
+    """A numeric `.npy` array (memory-mapped with `mmap`); DataFormatError for a missing,
+    garbage (no .npy header), truncated or pickled-object file."""
     if not os.path.exists(path):
-        raise DataFormatError(path, "file", "an existing .npy file", "not found")
+        raise DataFormatError(path, "file", "an existing .npy file", f"not found; {describe_folder(Path(path).parent)}")
+    shape, dtype, offset = read_npy_header(path)
+    if dtype.hasobject:
+        raise DataFormatError(path, "npy", "a numeric .npy array", f"an array of Python objects (dtype {dtype})")
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = os.path.getsize(path)
+    if size < expected:
+        raise DataFormatError(path, "npy", f"{expected} bytes for the array of shape {shape} and dtype {dtype} "
+                              "its header gives", f"{size} bytes (a truncated file?)")
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
         raise DataFormatError(path, "npy", "a readable .npy array file", f"{type(err).__name__}: {err}") from None
+
+
+def read_npy_header(path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data offset) of a `.npy` file; DataFormatError if it is not one."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+        if magic != b"\x93NUMPY":
+            raise DataFormatError(path, "npy", "a valid .npy array file (one written by numpy.save)",
+                                  f"a file starting with {magic!r}, not the .npy magic b'\\x93NUMPY'")
+        f.seek(0)
+        try:
+            version = np.lib.format.read_magic(f)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read is None:  # a newer .npy version: np.load will say whether it can read it
+                return (0,), np.dtype(np.float32), 0
+            shape, _, dtype = read(f)
+        except Exception as err:  # numpy's header parser raises ValueError, SyntaxError, TokenError, ...
+            raise DataFormatError(path, "npy", "a valid .npy array file (its header cannot be read)",
+                                  f"{type(err).__name__}: {err}") from None
+        return tuple(shape), dtype, f.tell()
+
+
+def describe_folder(path, shown: int = 8) -> str:
+    """'the folder holds [a, b, ...] (N entries)', for messages about files that are not there."""
+    path = Path(path)
+    if not path.is_dir():
+        return f"{path} is not a folder"
+    entries = sorted(p.name for p in path.iterdir())
+    more = f", ... ({len(entries)} entries)" if len(entries) > shown else ""
+    return f"the folder holds [{', '.join(entries[:shown])}{more}]" if entries else "the folder is empty"
 
 
 def last_nonzero_frames(data: np.ndarray, chunk: int = NUM_FRAMES_CHUNK, source="") -> np.ndarray:
@@ -124,14 +226,23 @@ def last_nonzero_frames(data: np.ndarray, chunk: int = NUM_FRAMES_CHUNK, source=
     return out
 
 
-def check_finite(data: SkeletonData, chunk: int = NUM_FRAMES_CHUNK) -> None:
-    """Scan every sample `chunk` at a time; DataFormatError naming the first NaN / inf sample."""
+def check_finite(data: SkeletonData, chunk: int = NUM_FRAMES_CHUNK) -> np.ndarray:
+    """Scan every sample `chunk` at a time; DataFormatError naming the first NaN / inf sample.
+    Returns the positions of the samples whose every value is zero (`scan_samples` warns)."""
     rows = np.arange(data.data.shape[0]) if data.index is None else np.asarray(data.index)
-    for start in range(0, len(rows), chunk):
+    starts = range(0, len(rows), chunk)
+    nbytes = len(rows) * int(np.prod(data.data.shape[1:])) * data.data.dtype.itemsize
+    if nbytes > PROGRESS_BYTES:  # seconds to minutes on a 7 GB file: show that it is working
+        starts = tqdm(starts, desc=f"checking {Path(data.source).name}", unit="chunk", leave=False,
+                      dynamic_ncols=True)
+    zero = []
+    for start in starts:
         part = rows[start:start + chunk]
-        contiguous = len(part) and part[-1] - part[0] + 1 == len(part) and np.all(np.diff(part) == 1)
+        contiguous = part[-1] - part[0] + 1 == len(part) and np.all(np.diff(part) == 1)
         block = np.asarray(data.data[part[0]:part[-1] + 1] if contiguous else data.data[part])
-        finite = np.isfinite(block).reshape(len(part), -1).all(1)
+        flat = block.reshape(len(part), -1)
+        finite = np.isfinite(flat).all(1)
+        zero.append(start + np.flatnonzero(~flat.any(1)))
         release_mapped_pages(data.data)
         if not finite.all():
             i = start + int(np.argmin(finite))
@@ -139,6 +250,52 @@ def check_finite(data: SkeletonData, chunk: int = NUM_FRAMES_CHUNK) -> None:
             where = tuple(int(b) for b in np.argwhere(~np.isfinite(x))[0])
             raise DataFormatError(data.source, f"sample {int(rows[i])} ({data.names[i]})", "finite coordinates",
                                   f"{x[where]} at (C, T, V, M) = {where}")
+    return np.concatenate(zero) if zero else np.zeros(0, np.int64)
+
+
+def warn_all_zero(data: SkeletonData, positions: np.ndarray, split: str = "") -> None:
+    """One warning naming the first few all-zero samples and their count."""
+    if not len(positions):
+        return
+    shown = ", ".join(data.names[int(i)] for i in positions[:NAMES_SHOWN])
+    more = ", ..." if len(positions) > NAMES_SHOWN else ""
+    warnings.warn(f"{data.source}: {len(positions)} of {len(data)} samples{f' of the {split} split' if split else ''} "
+                  f"are all zero (no skeleton): {shown}{more}; they train as a skeleton at the origin",
+                  stacklevel=3)
+
+
+def warn_skipped_empty(source, names: list[str], stacklevel: int = 3) -> None:
+    """The readers that drop empty sequences (MSR, UTD, raw NTU) say which ones they dropped."""
+    if names:
+        warnings.warn(f"{source}: skipped {len(names)} sequence(s) with no non-zero frame: "
+                      f"{', '.join(names)}", stacklevel=stacklevel + 1)
+
+
+def scan_samples(data: SkeletonData, split: str = "") -> None:
+    """Before the first step: every coordinate finite (DataFormatError naming the file, sample
+    index and name, and the position), all-zero samples counted and warned about by name.
+    A memory-mapped file already scanned, unchanged, in this process is not read again."""
+    key = _mapped_file_key(data)
+    if key is not None and key in _SCANNED:
+        return
+    warn_all_zero(data, check_finite(data), split)
+    if key is not None:
+        _SCANNED.add(key)
+
+
+_SCANNED: set[tuple] = set()
+
+
+def _mapped_file_key(data: SkeletonData) -> tuple | None:
+    """(file, inode, size, mtime, rows) of a memory-mapped split; None for in-memory data."""
+    filename = getattr(data.data, "filename", None)
+    if not isinstance(data.data, np.memmap) or not filename or data.index is not None:
+        return None
+    try:
+        st = os.stat(filename)
+    except OSError:
+        return None
+    return (str(filename), st.st_ino, st.st_size, st.st_mtime_ns, data.data.shape, data.data.strides)
 
 
 def finish_split(data, num_frames, labels, names, source, layout, meta=None, split="") -> SkeletonData:

@@ -106,13 +106,14 @@ class SkeletonData:
             if len(values) != n:
                 raise DataFormatError(self.source, name, f"{n} entries to match the data",
                                       f"{len(values)}")
-        if n and (self.labels.min() < 0):
-            raise DataFormatError(self.source, "labels", "0-based class ids >= 0",
-                                  f"minimum {int(self.labels.min())}")
         t = self.data.shape[2]
-        if n and (self.num_frames.min() < 1 or self.num_frames.max() > t):
-            raise DataFormatError(self.source, "num_frames", f"values in [1, {t}]",
-                                  f"range [{int(self.num_frames.min())}, {int(self.num_frames.max())}]")
+        for name, bad, expected in (("labels", self.labels < 0, "0-based class ids >= 0"),
+                                    ("num_frames", (self.num_frames < 1) | (self.num_frames > t),
+                                     f"values in [1, {t}]")):
+            if bad.any():
+                i = int(np.argmax(bad))
+                values = getattr(self, name)
+                raise DataFormatError(self.source, f"{name}[{i}] ({self.names[i]})", expected, str(int(values[i])))
 
     # -- access ---------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -29,12 +29,11 @@ Example:
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .checks import read_number_rows
+from .checks import describe_folder, read_number_rows, warn_skipped_empty
 from .container import SkeletonData
 from .errors import DataFormatError
 from .splits import normalize_split
@@ -102,7 +101,8 @@ def read_utd_file(path: Path) -> np.ndarray:
 def _assemble(samples, split, benchmark, read_file, layout, num_classes, source, fields) -> SkeletonData:
     """Read the files of `split`, drop empty frames / sequences, pad, and build the container."""
     if not samples:
-        raise DataFormatError(source, "files", f"sample files of this dataset ({fields})", "none found")
+        raise DataFormatError(source, "files", f"sample files of this dataset ({fields})",
+                              f"none; {describe_folder(source)}")
     codes = np.array([c for _, c in samples], np.int64)  # action, subject, repetition
     keep = odd_subject_mask(codes[:, 1], split, benchmark)
     sequences, kept, skipped = [], [], []
@@ -121,9 +121,7 @@ def _assemble(samples, split, benchmark, read_file, layout, num_classes, source,
             continue
         sequences.append(seq)
         kept.append((path, code))
-    if skipped:
-        warnings.warn(f"{source}: skipped {len(skipped)} sequence(s) with no non-zero frame: "
-                      f"{', '.join(skipped)}", stacklevel=3)
+    warn_skipped_empty(source, skipped)
     t_max = max((len(s) for s in sequences), default=1)
     data = np.zeros((len(sequences), 3, t_max, JOINTS, 1), np.float32)
     for i, seq in enumerate(sequences):

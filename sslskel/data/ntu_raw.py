@@ -14,7 +14,9 @@ Deviation from the 2s-AGCN / CMD reader: that reader puts a body in the slot of 
 position within each frame, so when the body list of a frame changes order two people
 can be mixed in one track; here a track is one bodyID. Energies are computed on the
 whole file, then frames beyond `max_frames` are dropped with a warning (NTU files have at
-most 300 frames, so with the default nothing is dropped).
+most 300 frames, so with the default nothing is dropped). A file with no body in any frame
+(those of the official missing-skeleton lists) is skipped with a warning naming it, as the
+MSR Action3D reader skips its empty sequence, rather than trained on as zeros.
 
 Example:
     >>> import os, tempfile, numpy as np
@@ -30,7 +32,6 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +39,15 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .checks import describe_folder, warn_skipped_empty
 from .container import SkeletonData, ntu_meta_from_names, parse_ntu_name
 from .errors import DataFormatError
+from .files import temp_file_beside
 
 NUM_JOINTS = 25
 BODY_INFO_TOKENS = 10
 JOINT_TOKENS = 12
+NTU_CLASSES = 120  # NTU RGB+D 120 (NTU60's actions are its first 60)
 
 
 @dataclass
@@ -143,6 +147,9 @@ def parse_skeleton_file(path: str | os.PathLike) -> RawSkeleton:
     num_frames = cur.take_int("the frame count (an integer)")
     if num_frames < 1:
         raise DataFormatError(path, "line 1", "a frame count >= 1", str(num_frames))
+    if num_frames > len(lines) - 1:  # each frame takes a line at least: a corrupt count, not a huge array
+        raise DataFormatError(path, "line 1", f"a frame count the file can hold (at most {len(lines) - 1} "
+                              "lines follow it)", f"{num_frames} (a corrupt or truncated file?)")
     track_of: dict[str, int] = {}
     tracks: list[np.ndarray] = []
     for t in range(num_frames):
@@ -213,6 +220,9 @@ def list_skeleton_files(directory: str | os.PathLike, missing_file=None,
     """Sorted `.skeleton` files of `directory`, minus the missing list, optionally only `names`."""
     directory = Path(directory)
     found = {p.stem: p for p in directory.glob("*.skeleton")}
+    if not found:
+        raise DataFormatError(directory, "files", "raw NTU RGB+D .skeleton files (data.format=ntu_raw)",
+                              f"none; {describe_folder(directory)}")
     if names is not None:
         absent = [n for n in names if n not in found]
         if absent:
@@ -243,9 +253,10 @@ def iter_samples(files: Iterable[Path], **kw) -> Iterator[np.ndarray]:
 
 def labels_from_names(names: Sequence[str], source) -> np.ndarray:
     meta = ntu_meta_from_names(list(names))
-    bad = np.flatnonzero(meta["action"] < 1)
+    bad = np.flatnonzero((meta["action"] < 1) | (meta["action"] > NTU_CLASSES))
     if len(bad):
-        raise DataFormatError(source, "file name", "SsssCcccPpppRrrrAaaa (action code >= 1)",
+        raise DataFormatError(source, "file name",
+                              f"SsssCcccPpppRrrrAaaa with an action code in [1, {NTU_CLASSES}] (NTU RGB+D 120)",
                               repr(names[bad[0]]))
     return meta["action"] - 1
 
@@ -259,16 +270,23 @@ def read_ntu_raw(directory: str | os.PathLike, max_bodies_read: int = 4, bodies_
     streams files into a memory-mapped output instead.
     """
     files = list_skeleton_files(directory, missing_file, names)
-    stems = [p.stem for p in files]
-    labels = labels_from_names(stems, directory)
+    labels_from_names([p.stem for p in files], directory)
     data = np.zeros((len(files), 3, max_frames, NUM_JOINTS, bodies_kept), np.float32)
     num_frames = np.zeros(len(files), np.int64)
-    for i, sample in enumerate(iter_samples(files, max_bodies_read=max_bodies_read,
-                                            bodies_kept=bodies_kept, max_frames=max_frames)):
-        data[i, :, :sample.shape[1]] = sample
-        num_frames[i] = sample.shape[1]
-    return SkeletonData(data, num_frames, labels, stems, meta=ntu_meta_from_names(stems),
-                        layout="ntu25", source=str(directory))
+    kept, skipped = [], []
+    for path, sample in zip(files, iter_samples(files, max_bodies_read=max_bodies_read,
+                                                bodies_kept=bodies_kept, max_frames=max_frames)):
+        if not sample.any():  # no body in any frame: skipped, as MSR's empty sequences are
+            skipped.append(path.name)
+            continue
+        data[len(kept), :, :sample.shape[1]] = sample
+        num_frames[len(kept)] = sample.shape[1]
+        kept.append(path.stem)
+    warn_skipped_empty(directory, skipped, stacklevel=2)
+    if skipped:
+        data, num_frames = data[:len(kept)].copy(), num_frames[:len(kept)]
+    return SkeletonData(data, num_frames, labels_from_names(kept, directory), kept,
+                        meta=ntu_meta_from_names(kept), layout="ntu25", source=str(directory))
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -301,9 +319,9 @@ def write_ntu_skeleton(path: str | os.PathLike, bodies: Sequence[Sequence[tuple]
     """Write a valid `.skeleton` file atomically (temp file in the same dir, then rename)."""
     path = Path(path)
     text = format_skeleton(bodies)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = temp_file_beside(path)
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
+        with open(tmp, "w", encoding="ascii") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:

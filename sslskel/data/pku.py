@@ -20,6 +20,7 @@ from .splits import normalize_split, parse_pku_split_file
 
 PKU_SPLIT_FILES = {"xsub": "cross-subject.txt", "xview": "cross-view.txt"}
 PKU_CAMERAS = {"L": 1, "M": 2, "R": 3}
+PKU_CLASSES = 51
 
 
 def read_pku(directory, split: str, benchmark: str = "xsub", max_frames: int = 300) -> SkeletonData:
@@ -81,8 +82,9 @@ def _read_pku_labels(path: Path) -> list[tuple[int, int, int]]:
             except (ValueError, IndexError):
                 raise DataFormatError(path, f"line {line_no}", "class,start,end,confidence (integers, float)",
                                       repr(line.strip())) from None
-            if label < 1 or start < 0 or end < start:
-                raise DataFormatError(path, f"line {line_no}", "class >= 1 and 0 <= start <= end",
+            if not 1 <= label <= PKU_CLASSES or start < 0 or end < start:
+                raise DataFormatError(path, f"line {line_no}",
+                                      f"class in [1, {PKU_CLASSES}] (PKU-MMD's actions) and 0 <= start <= end",
                                       repr(line.strip()))
             out.append((label - 1, start, end))
     return out

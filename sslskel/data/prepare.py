@@ -29,14 +29,15 @@ import contextlib
 import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
+from .checks import warn_skipped_empty
 from .container import SkeletonData, ntu_meta_from_names
 from .errors import DataFormatError
+from .files import temp_file_beside
 from .ntu_raw import iter_samples, labels_from_names, list_skeleton_files
 from .prenorm import pre_normalize
 from .splits import SPLITS, ntu_split_mask
@@ -47,13 +48,12 @@ WRITE_CHUNK = 64
 
 @contextlib.contextmanager
 def _atomic_paths(final_paths: Sequence[Path]) -> Iterator[list[Path]]:
-    """Temp paths next to `final_paths`; renamed onto them on success, removed on error."""
+    """Temp paths next to `final_paths` (mode as the umask says); renamed onto them on success,
+    removed on error."""
     temps = []
     try:
         for final in final_paths:
-            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-            os.close(fd)
-            temps.append(Path(tmp))
+            temps.append(temp_file_beside(final))
         yield temps
         for tmp, final in zip(temps, final_paths):
             os.replace(tmp, final)
@@ -122,30 +122,64 @@ def prepare_ntu(raw_dir, out_dir, benchmark: str, dataset: str = "ntu60", missin
         chosen = np.flatnonzero(in_dataset & ntu_split_mask(meta, benchmark, split, source=raw_dir))
         if not len(chosen):
             raise DataFormatError(raw_dir, f"{benchmark} {split} split of {dataset}", "at least one sample", "0")
-        _write_ntu_split(out_dir, split, [files[i] for i in chosen], labels[chosen], max_frames, chunk, progress)
-        counts[split] = len(chosen)
+        counts[split] = _write_ntu_split(out_dir, split, [files[i] for i in chosen], labels[chosen], max_frames,
+                                         chunk, progress)
     return counts
 
 
 def _write_ntu_split(out_dir: Path, split: str, files: list[Path], labels: np.ndarray, max_frames: int,
-                     chunk: int, progress: bool) -> None:
+                     chunk: int, progress: bool) -> int:
+    """Stream the samples of `files` into the CMD files of `split`; files with no body in any
+    frame are skipped with a warning naming them. Returns the number of samples written."""
     shape = (len(files), 3, max_frames, 25, 2)
     num_frames = np.zeros(len(files), np.int64)
-    samples = iter_samples(files, max_frames=max_frames)
+    kept, skipped = [], []
+    samples = zip(range(len(files)), iter_samples(files, max_frames=max_frames))
     with _atomic_paths(_cmd_paths(out_dir, split)) as (data_tmp, frames_tmp, label_tmp):
         out = np.lib.format.open_memmap(data_tmp, mode="w+", dtype=np.float32, shape=shape)
-        for start in range(0, len(files), chunk):
+        while len(kept) + len(skipped) < len(files):
+            start = len(kept)
             block = np.zeros((min(chunk, len(files) - start),) + shape[1:], np.float32)
-            for k in range(len(block)):
-                sample = next(samples)
-                block[k, :, :sample.shape[1]] = sample
-                num_frames[start + k] = sample.shape[1]
-            out[start:start + len(block)] = pre_normalize(block, num_frames[start:start + len(block)])
+            for k, sample in samples:
+                if not sample.any():  # no body in any frame: skipped, as the readers do
+                    skipped.append(k)
+                    continue
+                block[len(kept) - start, :, :sample.shape[1]] = sample
+                num_frames[len(kept)] = sample.shape[1]
+                kept.append(k)
+                if len(kept) - start == len(block):
+                    break
+            n = len(kept) - start
+            out[start:start + n] = pre_normalize(block[:n], num_frames[start:start + n])
             if progress:
-                print(f"{split}: {start + len(block)}/{len(files)}", file=sys.stderr, flush=True)
+                print(f"{split}: {len(kept) + len(skipped)}/{len(files)}", file=sys.stderr, flush=True)
         out.flush()
         del out
-        _write_small_files(frames_tmp, label_tmp, num_frames, labels, [p.stem for p in files])
+        warn_skipped_empty(files[0].parent, [files[k].name for k in skipped], stacklevel=3)
+        if not kept:
+            raise DataFormatError(files[0].parent, f"{split} split", "at least one file with a body in a frame",
+                                  f"none of its {len(files)} files")
+        if skipped:
+            _shrink_npy(data_tmp, len(kept), chunk)
+        _write_small_files(frames_tmp, label_tmp, num_frames[:len(kept)], labels[kept],
+                           [files[k].stem for k in kept])
+    return len(kept)
+
+
+def _shrink_npy(path: Path, rows: int, chunk: int) -> None:
+    """Keep the first `rows` rows of the `.npy` at `path` (copied chunk by chunk, then renamed)."""
+    source = np.load(path, mmap_mode="r")
+    tmp = temp_file_beside(path)
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=source.dtype, shape=(rows,) + source.shape[1:])
+        for start in range(0, rows, chunk):
+            out[start:start + chunk] = source[start:min(start + chunk, rows)]
+        out.flush()
+        del out, source
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

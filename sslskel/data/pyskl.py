@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import LAYOUT_FOR_JOINTS, check_labels, check_names, finish_split
+from .checks import LAYOUT_FOR_JOINTS, check_class_ids, check_labels, check_names, finish_split
 from .container import SkeletonData
 from .errors import DataFormatError
 from .safe_pickle import load_pickle
@@ -57,6 +57,7 @@ def read_pyskl(path, split: str, benchmark: str = "xsub", max_bodies: int = 2) -
     for i, kp in enumerate(keypoints):
         m = min(len(kp), max_bodies)
         data[i, :, :kp.shape[1], :, :m] = kp[:m].transpose(3, 1, 2, 0)
-    labels = check_labels([ann["label"] for _, ann in annotations], path, "annotations.label")
+    labels = check_labels([ann["label"] for _, ann in annotations], path, f"split[{key!r}] label")
+    check_class_ids(labels, path, f"split[{key!r}] label", names=wanted)
     num_frames = np.array([kp.shape[1] for kp in keypoints], np.int64)
     return finish_split(data, num_frames, labels, wanted, path, LAYOUT_FOR_JOINTS[v], split=split)

@@ -53,14 +53,14 @@ from pathlib import Path
 
 from .array_formats import read_aimclr, read_cmd, read_ctrgcn, read_stgcn
 from .checks import (check_count, check_data_array, check_finite, check_labels, check_names,
-                     finish_split, last_nonzero_frames, load_label_pickle, load_npy)
+                     describe_folder, finish_split, last_nonzero_frames, load_label_pickle, load_npy)
 from .container import SkeletonData, ntu_meta_from_names
 from .errors import DataFormatError
 from .kinect_v1 import is_msr_dir, is_utd_dir, read_msr, read_utd
 from .ntu_raw import list_skeleton_files, read_ntu_raw
 from .pku import read_pku
 from .pyskl import read_pyskl
-from .splits import check_ntu_benchmark, normalize_split, ntu_split_mask
+from .splits import SPLITS, check_ntu_benchmark, normalize_split, ntu_split_mask
 from .ucla import is_ucla_dir, read_ucla
 
 # the shared checks are part of this entry point (they live in .checks)
@@ -111,6 +111,8 @@ READERS = {
     "utd": lambda path, split, benchmark, mmap, _: read_utd(path, split, benchmark or "xsub"),
 }
 FILE_FORMATS = tuple(READERS)
+# (format, file name after `{split}`) of the formats detected by their data array
+ARRAY_DATA_FILES = (("cmd", "_data_joint.npy"), ("aimclr", "_position.npy"), ("stgcn", "_data.npy"))
 # formats whose files say which joint order they use; the others only give a joint count
 FORMATS_WITH_LAYOUT = ("ucla", "pku", "ntu_raw", "msr", "utd")
 
@@ -127,10 +129,10 @@ def detect_format(path, split: str) -> str:
         raise DataFormatError(path, "file type", "a CTR-GCN .npz or a PySKL *_3danno.pkl", f"suffix {path.suffix!r}")
     if not path.is_dir():
         raise DataFormatError(path, "path", "an existing file or directory", "not found")
-    for file_format, file_name in (("cmd", f"{split}_data_joint.npy"), ("aimclr", f"{split}_position.npy"),
-                              ("stgcn", f"{split}_data.npy")):
-        if (path / file_name).exists():
+    for file_format, suffix in ARRAY_DATA_FILES:
+        if (path / f"{split}{suffix}").exists():
             return file_format
+    _refuse_missing_split(path, split)
     if (path / "skeleton").is_dir() and (path / "label").is_dir():
         return "pku"
     if next(path.glob("*.skeleton"), None) is not None:
@@ -142,7 +144,17 @@ def detect_format(path, split: str) -> str:
     if is_utd_dir(path):
         return "utd"
     raise DataFormatError(path, "file format", f"one of {', '.join(FILE_FORMATS)} (see sslskel.data.readers)",
-                          f"entries {sorted(p.name for p in path.iterdir())[:8]}")
+                          describe_folder(path))
+
+
+def _refuse_missing_split(path: Path, split: str) -> None:
+    """A folder with the other split's array file but not this split's: name the missing file."""
+    for file_format, suffix in ARRAY_DATA_FILES:
+        for other in SPLITS:
+            if other != split and (path / f"{other}{suffix}").exists():
+                raise DataFormatError(path / f"{split}{suffix}", "file",
+                                      f"the {split} split of the {file_format} files beside {other}{suffix}",
+                                      f"not found; {describe_folder(path)}")
 
 
 def load_split(path, split: str, *, benchmark: str | None = None, file_format: str | None = None,
@@ -152,9 +164,28 @@ def load_split(path, split: str, *, benchmark: str | None = None, file_format: s
     split = normalize_split(split)
     if benchmark is not None and path.is_dir() and (path / benchmark).is_dir():
         path = path / benchmark
-    file_format = detect_format(path, split) if file_format is None else file_format
-    data = _read(path, split, benchmark, file_format, mmap, missing_file)
+    if file_format is None:
+        file_format = detect_format(path, split)
+        data = _read(path, split, benchmark, file_format, mmap, missing_file)
+    else:
+        data = _read_as_told(path, split, benchmark, file_format, mmap, missing_file)
     return replace(data, file_format=file_format, index=data.index)
+
+
+def _read_as_told(path: Path, split: str, benchmark, file_format: str, mmap: bool, missing_file) -> SkeletonData:
+    """`data.format` given: a reader that finds nothing it can read also says which format the
+    files look like, when that is another one (data.format=ucla on CMD files, say)."""
+    try:
+        return _read(path, split, benchmark, file_format, mmap, missing_file)
+    except DataFormatError as err:
+        try:
+            detected = detect_format(path, split)
+        except DataFormatError:
+            raise err from None
+        if detected == file_format:
+            raise
+        raise DataFormatError(err.where, err.field, err.expected,
+                              f"{err.got}; the files at {path} look like data.format={detected}") from None
 
 
 def _read(path: Path, split: str, benchmark, file_format: str, mmap: bool, missing_file) -> SkeletonData:

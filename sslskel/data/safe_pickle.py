@@ -84,6 +84,7 @@ def load_pickle(path: str | os.PathLike):
         except DataFormatError:
             raise
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-                IndexError, KeyError, ImportError, UnicodeDecodeError, MemoryError) as err:
+                IndexError, KeyError, ImportError, UnicodeDecodeError, MemoryError, OverflowError,
+                RuntimeError) as err:  # a corrupt stream makes numpy's array rebuild raise RuntimeError
             raise DataFormatError(path, "pickle", "a complete, valid pickle file",
                                   f"{type(err).__name__}: {err}") from None

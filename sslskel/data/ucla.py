@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import describe_folder
 from .container import SkeletonData
 from .errors import DataFormatError
 from .splits import normalize_split, ucla_split_mask
@@ -31,6 +32,9 @@ def read_ucla(directory, split: str) -> SkeletonData:
     split = normalize_split(split)
     directory = Path(directory)
     files = sorted(p for p in directory.glob("*.json") if _UCLA_NAME.match(p.stem))
+    if not files:
+        raise DataFormatError(directory, "files", "NW-UCLA files aAA_sSS_eEE_vVV.json (data.format=ucla)",
+                              f"none; {describe_folder(directory)}")
     codes = np.array([[int(g) for g in _UCLA_NAME.match(p.stem).groups()] for p in files],
                      np.int64).reshape(-1, 4)  # action, subject, episode, view
     in_split = ucla_split_mask(codes[:, 3], split)

@@ -7,6 +7,12 @@ own settings dataclasses (`PretrainMethod.settings`): `method: halp` brings `moc
 `halp`. `encoder.args` is checked against the chosen encoder's constructor, `data.augment_args`
 against the preset's, `optim.groups` against the method's parameter groups.
 
+Every value is checked before any data is read: each section's dataclass checks its own
+ranges and names in `__post_init__` (a table of rules, `sslskel.methods.settings`), and
+`check_data_settings` / `check_method_settings` check what needs a table or several sections
+(`data.benchmark` for `data.format`, `moco.queue_size >= optim.batch_size`, ...). A bad value
+reads `KEY: expected ..., got ...`.
+
 Example:
     >>> cfg = load_config(None, ["optim.lr=0.05", "encoder.args.hidden_size=64"])
     >>> cfg.optim.lr, cfg.encoder.args["hidden_size"], cfg.moco.queue_size
@@ -15,6 +21,10 @@ Example:
     Traceback (most recent call last):
     ...
     sslskel.engine.config_tree.ConfigError: unknown key 'optim.lrr'; valid keys of 'optim': batch_size, epochs, gamma, groups, lr, milestones, momentum, nesterov, optimizer, warmup_epochs, weight_decay
+    >>> load_config(None, ["optim.epochs=0"])
+    Traceback (most recent call last):
+    ...
+    sslskel.engine.config_tree.ConfigError: optim.epochs: expected an integer >= 1, got 0
     >>> load_config(None, ["method=moco", "halp.mu=2"])
     Traceback (most recent call last):
     ...
@@ -26,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,21 +45,49 @@ from pathlib import Path
 import yaml
 
 from ..common.io import atomic_write_text
+from ..data.kinect_v1 import KINECT_V1_BENCHMARKS
 from ..data.layouts import LAYOUTS
+from ..data.modalities import MODALITIES
 from ..data.normalize import NORMALIZE_MODES
+from ..data.pku import PKU_SPLIT_FILES
 from ..data.readers import FILE_FORMATS
-from ..data.synthetic import SyntheticConfig
+from ..data.splits import NTU_BENCHMARKS
+from ..data.synthetic import BENCHMARKS as SYNTHETIC_BENCHMARKS, SyntheticConfig
 from ..data.transforms import PRESETS
 from ..methods import METHODS, method_class
 from ..methods.gcl import GCLSettings
+from ..methods.settings import Rule, check_settings, each, integer, number, one_of
 from ..models import ENCODERS, encoder_class
 from .config_tree import ConfigError, apply_override, build, coerce, merge, parse_override, read_yaml, to_dict
 
-__all__ = ["Config", "ConfigError", "DataConfig", "EncoderConfig", "FinetuneConfig", "LinearConfig",
-           "OptimConfig", "RunConfig", "config_class", "group_optim", "load_config", "read_yaml",
-           "save_config", "to_dict"]
+__all__ = ["AMP_MODES", "BENCHMARKS_BY_FORMAT", "Config", "ConfigError", "DataConfig", "EncoderConfig",
+           "FinetuneConfig", "LinearConfig", "OptimConfig", "RunConfig", "SAMPLINGS", "config_class",
+           "group_optim", "load_config", "read_yaml", "save_config", "to_dict"]
 
 OPTIMIZERS = ("sgd", "adam", "adagrad")
+AMP_MODES = ("auto", "bf16", "off")  # sslskel.common.device.amp_dtype
+SAMPLINGS = ("class_balanced", "random")  # sslskel.eval.semi.label_subset
+# run.device: auto | cpu | cuda | cuda:N (sslskel.common.device.resolve_device)
+DEVICE = Rule(lambda v: isinstance(v, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None,
+              "one of auto, cpu, cuda, cuda:N")
+
+# data.format -> the data.benchmark values its reader accepts. The readers keep these in
+# different places, so the table is assembled here:
+# - cmd, stgcn, aimclr, ctrgcn: the benchmark only names a sub-folder to enter
+#   (readers.load_split); the folders hold converted NTU / PKU-MMD / NW-UCLA / Kinect v1 data
+# - pyskl: the `{benchmark}_{split}` lists of the file (pyskl.read_pyskl): NTU's benchmarks
+# - ntu_raw: splits.check_ntu_benchmark (NTU_BENCHMARKS)
+# - pku: pku._find_pku_split_file (PKU_SPLIT_FILES)
+# - ucla: ucla.read_ucla ignores it and always splits by view (1 and 2 train, 3 tests): xview
+# - msr, utd: kinect_v1.odd_subject_mask (KINECT_V1_BENCHMARKS)
+# - no data.path (the synthetic set): synthetic.ensure_synthetic (its BENCHMARKS)
+_NTU_STYLE = tuple(NTU_BENCHMARKS)
+BENCHMARKS_BY_FORMAT = {
+    "cmd": _NTU_STYLE, "stgcn": _NTU_STYLE, "aimclr": _NTU_STYLE, "ctrgcn": _NTU_STYLE,
+    "pyskl": _NTU_STYLE, "ntu_raw": _NTU_STYLE, "pku": tuple(PKU_SPLIT_FILES), "ucla": ("xview",),
+    "msr": tuple(KINECT_V1_BENCHMARKS), "utd": tuple(KINECT_V1_BENCHMARKS),
+}
+ALL_BENCHMARKS = tuple(dict.fromkeys(b for names in BENCHMARKS_BY_FORMAT.values() for b in names))
 
 
 @dataclass
@@ -68,6 +107,14 @@ class DataConfig:
     # settings of the embedded synthetic set (sslskel.data.synthetic.SyntheticConfig, whose
     # defaults apply to keys not given), e.g. {num_classes: 10, seed: 1}
     synthetic: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # layout, format, benchmark, normalize, augment: check_data_settings (they need tables)
+        check_settings(self, {
+            "modality": one_of(MODALITIES),
+            "frames": integer(1),
+            "num_workers": integer(0),
+        }, section="data")
 
 
 @dataclass
@@ -95,8 +142,18 @@ class OptimConfig:
     groups: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        # no section: this is optim, linear.optim, finetune.optim or a group's; build() names it
+        check_settings(self, {
+            "optimizer": one_of(OPTIMIZERS),
+            "lr": number(0, open_low=True),
+            "momentum": number(0, 1),
+            "weight_decay": number(0),
+            "batch_size": integer(1),
+            "epochs": integer(1),  # 0 or less trained nothing and exited 0
+            "milestones": each(integer(0)),  # one past the end never fires: harmless
+            "gamma": number(0, open_low=True),
+            "warmup_epochs": integer(0),
+        })
 
 
 GROUP_KEYS = tuple(f.name for f in dataclasses.fields(OptimConfig) if f.name not in ("batch_size", "epochs", "groups"))
@@ -145,6 +202,17 @@ class RunConfig:
     deterministic: bool = False  # torch.use_deterministic_algorithms (slower on CUDA)
     threads: int = 0  # CPU threads for torch; 0 = torch's default (one per core)
 
+    def __post_init__(self):
+        check_settings(self, {
+            "seed": integer(0),
+            "device": DEVICE,
+            "amp": one_of(AMP_MODES),
+            "checkpoint_every": integer(0),  # 0 = keep last.pt only
+            "knn_every": integer(0),
+            "log_every": integer(1),
+            "threads": integer(0),
+        }, section="run")
+
 
 @dataclass
 class LinearConfig:
@@ -158,6 +226,16 @@ class LinearConfig:
     knn_temperature: float = 0.07
     seed: int = 0
 
+    def __post_init__(self):
+        # knn_k <= the number of training samples is known once the data is read
+        check_settings(self, {
+            "augment": one_of(PRESETS),
+            "eval_ratio": number(0, 1, open_low=True),
+            "knn_k": each(integer(1)),
+            "knn_temperature": number(0, open_low=True),
+            "seed": integer(0),
+        }, section="linear")
+
 
 @dataclass
 class FinetuneConfig:
@@ -170,6 +248,15 @@ class FinetuneConfig:
     fractions: list[float] = field(default_factory=lambda: [0.01, 0.05, 0.1, 0.2])
     sampling: str = "class_balanced"  # class_balanced (AimCLR) | random (CMD)
     seeds: int = 3
+
+    def __post_init__(self):
+        check_settings(self, {
+            "augment": one_of(PRESETS),
+            "eval_ratio": number(0, 1, open_low=True),
+            "fractions": each(number(0, 1, open_low=True)),
+            "sampling": one_of(SAMPLINGS),
+            "seeds": integer(1),
+        }, section="finetune")
 
 
 @dataclass
@@ -209,9 +296,11 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *, ba
         tree = merge(tree, base)
     if path is not None:
         tree = merge(tree, read_yaml(path))
+    overridden = []
     for text in overrides:
         keys, value = parse_override(text)
         apply_override(tree, keys, value)
+        overridden.append(".".join(keys))
     try:
         method = tree.get("method", Config.method)
         if not isinstance(method, str):
@@ -223,9 +312,19 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *, ba
         check_optim_groups(cfg.optim, method_class(method).groups, "optim", f"method {method!r}")
         for section in ("linear", "finetune"):
             check_optim_groups(getattr(cfg, section).optim, ("main",), f"{section}.optim", section)
+        check_method_settings(cfg)
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
+        from_file = path is not None and not _names_an_override(str(e), overridden)
+        raise ConfigError(f"{path}: {e}" if from_file else str(e)) from None
     return cfg
+
+
+def _names_an_override(message: str, overridden: list[str]) -> bool:
+    """Whether the key a ConfigError starts with was set on the command line (then the
+    config file is not where the mistake is, and is left out of the message)."""
+    head = message.split(":")[0]
+    key = head.split("'")[1] if head.startswith("unknown key '") else head.split(",")[0].strip()
+    return any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in overridden)
 
 
 def check_encoder_args(encoder_cfg: EncoderConfig) -> None:
@@ -261,6 +360,7 @@ def check_data_settings(data_cfg: DataConfig) -> None:
         SyntheticConfig.from_mapping(data_cfg.synthetic)
     except ValueError as err:
         raise ConfigError(str(err)) from None
+    check_benchmark(data_cfg)
     if data_cfg.normalize not in NORMALIZE_MODES:
         raise ConfigError(f"data.normalize: expected one of {', '.join(NORMALIZE_MODES)}, got {data_cfg.normalize!r}")
     if data_cfg.augment not in PRESETS:
@@ -268,6 +368,34 @@ def check_data_settings(data_cfg: DataConfig) -> None:
     check_arguments(PRESETS[data_cfg.augment], data_cfg.augment_args, "data.augment_args",
                     f"preset {data_cfg.augment!r}", reserved={"frames", "layout", "modality"},
                     set_by=lambda key: f"data.{key}")
+
+
+def check_benchmark(data_cfg: DataConfig) -> None:
+    """`data.benchmark` is one the data's reader accepts: the format's (`BENCHMARKS_BY_FORMAT`)
+    when `data.format` is set, the synthetic set's without `data.path`, else any reader's."""
+    if data_cfg.path is None:
+        valid, whose = SYNTHETIC_BENCHMARKS, " for the synthetic set (data.path: null)"
+    elif data_cfg.format is not None:
+        valid, whose = BENCHMARKS_BY_FORMAT[data_cfg.format], f" for data.format {data_cfg.format}"
+    else:
+        valid, whose = ALL_BENCHMARKS, ""
+    if data_cfg.benchmark not in valid:
+        raise ConfigError(f"data.benchmark: expected one of {', '.join(valid)}{whose}, "
+                          f"got {data_cfg.benchmark!r}")
+
+
+def check_method_settings(cfg) -> None:
+    """Rules between the method's sections and the others, each naming every key involved."""
+    moco = getattr(cfg, "moco", None)
+    if moco is not None and moco.queue_size < cfg.optim.batch_size:
+        # a batch's keys go into the queue at once: a smaller ring overwrites its own slots
+        raise ConfigError(f"moco.queue_size, optim.batch_size: expected moco.queue_size >= optim.batch_size, "
+                          f"got {moco.queue_size} < {cfg.optim.batch_size}")
+    halp = getattr(cfg, "halp", None)
+    if halp is not None and moco is not None and halp.recent_keys > moco.queue_size:
+        # the prototypes are fitted on the most recent keys of the queue
+        raise ConfigError(f"halp.recent_keys, moco.queue_size: expected halp.recent_keys <= moco.queue_size, "
+                          f"got {halp.recent_keys} > {moco.queue_size}")
 
 
 def save_config(cfg, path: str | os.PathLike) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from typing import Any
@@ -35,6 +36,27 @@ from ..errors import UserError
 
 class ConfigError(UserError):
     """A configuration key is unknown or its value has the wrong type or range."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2's booleans, true and false only: YAML 1.1 also reads on/off/yes/no as booleans,
+    which made `run.amp=off` a bool that no str setting takes."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def load_yaml(text):
+    r"""`text` (a string or an open file) read as YAML with only true/false as booleans.
+
+    >>> load_yaml("amp: off\nprogress: false")
+    {'amp': 'off', 'progress': False}
+    """
+    return yaml.load(text, Loader=_Loader)
 
 
 def _type_name(tp) -> str:
@@ -133,7 +155,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. optim.lr=0.05")
     key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+    return key.strip().split("."), load_yaml(raw) if raw.strip() else None
 
 
 def apply_override(tree: dict, path: list[str], value: Any) -> None:
@@ -149,7 +171,7 @@ def apply_override(tree: dict, path: list[str], value: Any) -> None:
 def read_yaml(path: str | os.PathLike) -> dict:
     try:
         with open(path) as f:
-            loaded = yaml.safe_load(f) or {}
+            loaded = load_yaml(f) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(loaded, dict):

@@ -57,12 +57,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..common.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from ..common.checkpoint import (FORMAT_VERSION, capture_rng_state, load_checkpoint, load_weights,
+                                 require_keys, restore_rng_state, save_checkpoint)
 from ..common.device import autocast, resolve_device
-from ..common.io import atomic_write_text
+from ..common.io import atomic_write_text, remove_orphan_temporaries
 from ..common.knn import topk_accuracy
 from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader
+from ..errors import CheckpointError
 from ..methods.auxiliary import AuxiliaryLoss
 from .config import to_dict
 from .loop import train_epoch
@@ -134,7 +136,7 @@ class FineTuner:
         return self.run_dir / "checkpoints" / "last.pt"
 
     def state(self) -> dict:
-        return {"version": 2, "kind": "finetune", "encoder": self.encoder.state_dict(),
+        return {"version": FORMAT_VERSION, "kind": "finetune", "encoder": self.encoder.state_dict(),
                 "classifier": self.classifier.state_dict(),
                 "aux": {aux.name: aux.state_dict() for aux in self.aux_losses},
                 "optimizers": self.optimizers.state_dict(), "epoch": self.epoch, "step": self.step,
@@ -143,17 +145,19 @@ class FineTuner:
 
     def load(self, path: Path) -> None:
         state = load_checkpoint(path, map_location=self.device)
-        if state.get("kind") != "finetune" or "aux" not in state:
-            raise ValueError(f"{path}: not a fine-tuning checkpoint of this version "
-                             "(expected 'kind: finetune' and 'aux')")
+        if state.get("kind") != "finetune":
+            raise CheckpointError(path, "kind", "a fine-tuning checkpoint ('kind: finetune')",
+                                  f"{state.get('kind', 'a pretraining checkpoint')!r}")
+        require_keys(state, path, ("encoder", "classifier", "aux", "optimizers", "epoch", "step",
+                                   "history", "rng"), "fine-tuning")
         saved, ours = sorted(state["aux"]), sorted(aux.name for aux in self.aux_losses)
         if saved != ours:
-            raise ValueError(f"{path}: the run was trained with auxiliary losses {saved or 'none'}, "
-                             f"this one has {ours or 'none'}; resume it the same way")
-        self.encoder.load_state_dict(state["encoder"])
-        self.classifier.load_state_dict(state["classifier"])
+            raise CheckpointError(path, "aux", f"the auxiliary losses of this run ({ours or 'none'})",
+                                  f"{saved or 'none'}; resume it the way it was trained")
+        load_weights(self.encoder, state["encoder"], path, "encoder")
+        load_weights(self.classifier, state["classifier"], path, "classifier")
         for aux in self.aux_losses:
-            aux.load_state_dict(state["aux"][aux.name])
+            load_weights(aux, state["aux"][aux.name], path, f"aux.{aux.name}")
         self.optimizers.load_state_dict(state["optimizers"], source=str(path))
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
         restore_rng_state(state["rng"])
@@ -204,6 +208,8 @@ class FineTuner:
                     atomic_write_text(self.run_dir / f"{aux.name}_setup.txt", aux.setup_message + "\n")
 
     def fit(self, resume: bool = False) -> dict:
+        if self.run_dir is not None:  # temporary files a killed write left behind
+            remove_orphan_temporaries(self.run_dir, self.checkpoint_path.parent)
         if resume:
             if self.run_dir is None:
                 raise ValueError("resume needs the run_dir holding checkpoints/last.pt")
@@ -225,7 +231,8 @@ class FineTuner:
                     save_checkpoint(self.checkpoint_path, self.state())
         except KeyboardInterrupt:
             if self.run_dir is not None:
-                print(f"\ninterrupted: {self.checkpoint_path} holds epoch {self.epoch}")
+                print(f"\ninterrupted: {self.checkpoint_path} holds epoch {self.epoch}" if self.history
+                      else "\ninterrupted: no checkpoint was written yet (the first epoch did not finish)")
             raise
         finally:
             if logger is not None:

@@ -23,7 +23,8 @@ from ..data.build import load_data
 from ..methods import build_method
 from ..common.checkpoint import seed_everything
 from ..common.device import apply_run_settings
-from ..common.io import atomic_write_json
+from ..common.io import atomic_write_json, remove_orphan_temporaries
+from ..errors import CheckpointError
 from .config import save_config
 from .trainer import PretrainTrainer
 
@@ -32,39 +33,58 @@ def new_run_dir(out_dir: str | Path, method: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(out_dir) / f"{stamp}-{method}"
     run_dir, n = base, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base.with_name(f"{base.name}-{n}")
-    run_dir.mkdir(parents=True)
-    return run_dir
+    while True:
+        try:
+            run_dir.mkdir(parents=True)
+            return run_dir
+        except FileExistsError:  # another run started in the same second
+            n += 1
+            run_dir = base.with_name(f"{base.name}-{n}")
 
 
-def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Path | None = None):
-    """Train `cfg.method`; returns (run_dir, summary). With `resume_dir`, continue that run."""
-    if resume_dir is not None:
-        run_dir = Path(resume_dir)
-        if not (run_dir / "checkpoints" / "last.pt").is_file():
-            raise FileNotFoundError(f"{run_dir}: no checkpoints/last.pt to resume from")
-    elif run_dir is None:
-        run_dir = new_run_dir(cfg.run.out_dir, cfg.method)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    apply_run_settings(cfg.run)
-    seed_everything(cfg.run.seed)
-
+def load_splits(cfg):
+    """(train, val): both are loaded, so a bad val file fails now, not after an epoch of
+    training when the online kNN would first read it (reading it costs no feature extraction)."""
     requested = {"layout": cfg.data.layout, "normalize": cfg.data.normalize}
     train = load_data(cfg.data, "train")  # resolves `auto` settings in cfg.data
-    val = load_data(cfg.data, "val") if cfg.run.knn_every else None
+    val = load_data(cfg.data, "val")
     for key, value in requested.items():
         if getattr(cfg.data, key) != value:
             print(f"data.{key}: {value} -> {getattr(cfg.data, key)} ({train.file_format} data)")
+    return train, val
+
+
+def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Path | None = None):
+    """Train `cfg.method`; returns (run_dir, summary). With `resume_dir`, continue that run.
+
+    Nothing is written until the data is loaded, the method built and (on resume) the
+    checkpoint loaded into it: a start that fails leaves no empty run directory, and a
+    resume that fails (an override the checkpoint does not fit, say) leaves config.yaml as
+    it was, so the run can still be resumed.
+    """
+    if resume_dir is not None:
+        run_dir = Path(resume_dir)
+        last = run_dir / "checkpoints" / "last.pt"
+        if not last.is_file():
+            raise CheckpointError(last, "file", "a checkpoint to resume from", "no such file")
+    if run_dir is not None:  # temporary files a killed write left behind
+        remove_orphan_temporaries(run_dir, Path(run_dir) / "checkpoints")
+    apply_run_settings(cfg.run)
+    seed_everything(cfg.run.seed)
+
+    train, val = load_splits(cfg)
     channels, _, _, persons = train.shape
     method = build_method(cfg, in_channels=channels, num_persons=persons)
-    save_config(cfg, run_dir / "config.yaml")
-
     trainer = PretrainTrainer(cfg, method, train, run_dir,
-                              knn_data=(train, val) if val is not None else None)
-    summary = trainer.fit(resume=resume_dir is not None)
+                              knn_data=(train, val) if cfg.run.knn_every else None)
+    if resume_dir is not None:
+        trainer.resume()
+    elif run_dir is None:
+        trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method)
+    trainer.run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, trainer.run_dir / "config.yaml")
+
+    summary = trainer.fit()
     summary = {"epochs": trainer.epoch, "steps": trainer.step, **summary}
-    atomic_write_json(run_dir / "summary.json", summary)
-    return run_dir, summary
+    atomic_write_json(trainer.run_dir / "summary.json", summary)
+    return trainer.run_dir, summary

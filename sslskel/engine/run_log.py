@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 
 from ..common.io import atomic_write_text
+from ..errors import UserError
 
 
 class RunLogger:
@@ -57,9 +59,26 @@ class RunLogger:
         self.close()
 
 
+def parse_metrics(path: Path, text: str) -> list[dict]:
+    """The records of a metrics.jsonl text. A last line that is not JSON is what a run killed
+    mid-write leaves: it is dropped with a warning. A bad line before it is a UserError."""
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    records = []
+    for i, (n, line) in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1:
+                raise UserError(path, f"line {n}", "one JSON object per line",
+                                f"{line[:60]!r}; fix or delete that line") from None
+            warnings.warn(f"{path}: line {n}: dropped a partial last line (the run was killed while "
+                          "writing it)", stacklevel=3)
+    return records
+
+
 def read_metrics(run_dir: str | Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return parse_metrics(path, path.read_text())
 
 
 def truncate_metrics(run_dir: str | Path, step: int) -> None:

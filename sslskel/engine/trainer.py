@@ -9,6 +9,11 @@ order and augmentations are seeded by (seed, epoch, index); the method keeps its
 counters in buffers; and the checkpoint written at the end of every epoch holds the model,
 every group's optimiser, the epoch / step counters and every RNG state.
 
+Resuming (`resume`) loads `checkpoints/last.pt`; if that file cannot be read (truncated,
+say) it warns and takes the newest periodic `epoch_NNNN.pt` that loads. A checkpoint whose
+weights do not fit the config (an override that changes the model) is a CheckpointError
+naming the first key that differs.
+
 Example (see pretrain/run.py for the full set-up):
     trainer = PretrainTrainer(cfg, method, train_data, run_dir, knn_data=(train, val))
     trainer.fit()             # or trainer.fit(resume=True)
@@ -16,17 +21,21 @@ Example (see pretrain/run.py for the full set-up):
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import torch
 
-from ..common.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from ..common.checkpoint import (FORMAT_VERSION, capture_rng_state, load_checkpoint, load_weights,
+                                 require_keys, restore_rng_state, save_checkpoint)
 from ..common.device import resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
 from ..data.build import build_transform, resolve_layout
 from ..data.container import SkeletonData
 from ..data.dataset import SkeletonDataset, make_loader
+from ..errors import CheckpointError
 from ..methods.base import Progress
 from .config import to_dict
 from .loop import train_epoch
@@ -49,10 +58,12 @@ def method_parameter_groups(method) -> dict[str, list[torch.nn.Parameter]]:
 
 
 class PretrainTrainer:
-    def __init__(self, cfg, method, train_data: SkeletonData, run_dir: str | Path,
+    def __init__(self, cfg, method, train_data: SkeletonData, run_dir: str | Path | None,
                  knn_data: tuple[SkeletonData, SkeletonData] | None = None):
+        """`run_dir` may be None and set later (run_pretraining makes a new run's directory
+        only once everything before training has worked)."""
         self.cfg = cfg
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
         self.device = resolve_device(cfg.run.device)
         self.method = method.to(self.device)
         self.train_data = train_data
@@ -70,12 +81,16 @@ class PretrainTrainer:
         self.optimizers = GroupOptimizers(method_parameter_groups(self.method), cfg.optim)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps completed
-        self.checkpoint_dir = self.run_dir / "checkpoints"
+        self.saved: tuple[Path, int] | None = None  # (checkpoint on disk, the epoch it holds)
 
     # -- checkpoints ------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
     def state(self) -> dict:
         return {
-            "version": 2,
+            "version": FORMAT_VERSION,
             "method": self.method.state_dict(),
             "optimizers": self.optimizers.state_dict(),
             "epoch": self.epoch,
@@ -87,24 +102,79 @@ class PretrainTrainer:
     def save(self) -> None:
         state = self.state()
         save_checkpoint(self.checkpoint_dir / "last.pt", state)
+        self.saved = (self.checkpoint_dir / "last.pt", self.epoch)
         every = self.cfg.run.checkpoint_every
         if every and self.epoch % every == 0:
             save_checkpoint(self.checkpoint_dir / f"epoch_{self.epoch:04d}.pt", state)
 
-    def load(self, path: str | Path) -> None:
-        state = load_checkpoint(path, map_location=self.device)
-        self.method.load_state_dict(state["method"])
+    def load(self, path: str | Path, state: dict | None = None) -> None:
+        """Continue from the checkpoint at `path` (`state`: its contents, when already read)."""
+        path = Path(path)
+        state = load_checkpoint(path, map_location=self.device) if state is None else state
+        require_keys(state, path, ("method", "epoch", "step", "rng"), "pretraining")
+        load_weights(self.method, state["method"], path, "method")
         # version 1 checkpoints had one optimiser, the "main" group's
-        self.optimizers.load_state_dict(state["optimizers"] if "optimizers" in state
-                                        else {"main": state["optimizer"]}, source=str(path))
+        optimizers = state["optimizers"] if "optimizers" in state else {"main": state.get("optimizer")}
+        try:
+            self.optimizers.load_state_dict(optimizers, source=str(path))
+        except (ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(path, "optimizers", "the optimiser state of this config's groups",
+                                  f"another ({e})") from None
         self.epoch, self.step = state["epoch"], state["step"]
         restore_rng_state(state["rng"])
         truncate_metrics(self.run_dir, self.step)
+        self.saved = (path, self.epoch)
+
+    def periodic_checkpoints(self) -> list[Path]:
+        """checkpoints/epoch_NNNN.pt, newest epoch first."""
+        found = [(int(m.group(1)), p) for p in self.checkpoint_dir.glob("epoch_*.pt")
+                 if (m := re.fullmatch(r"epoch_(\d+)\.pt", p.name))]
+        return [p for _, p in sorted(found, reverse=True)]
+
+    def resume(self) -> Path:
+        """Load checkpoints/last.pt or, if it cannot be read, the newest periodic checkpoint
+        that can (with a warning naming both); returns the checkpoint used."""
+        last = self.checkpoint_dir / "last.pt"
+        try:
+            path, state = last, load_checkpoint(last, map_location=self.device)
+        except CheckpointError as error:
+            path, state = self.newest_loadable_periodic(error)
+        self.load(path, state)
+        return path
+
+    def newest_loadable_periodic(self, error: CheckpointError) -> tuple[Path, dict]:
+        candidates = self.periodic_checkpoints()
+        for path in candidates:
+            try:
+                state = load_checkpoint(path, map_location=self.device)
+            except CheckpointError:
+                continue
+            warnings.warn(f"{error}; resuming from the newest periodic checkpoint that loads: {path} "
+                          f"(epoch {state.get('epoch')})", stacklevel=3)
+            return path, state
+        raise CheckpointError(error.where, error.field, error.expected,
+                              f"{error.got}; and no periodic checkpoint {self.checkpoint_dir}/epoch_NNNN.pt "
+                              f"could be loaded ({len(candidates)} found)")
+
+    def last_good(self) -> str:
+        """For the non-finite-loss error: the checkpoint on disk, if there is one."""
+        if self.saved is None:
+            return "no checkpoint was written yet"
+        return f"last good checkpoint: {self.saved[0]} (epoch {self.saved[1]})"
+
+    def interrupted_message(self) -> str:
+        if self.saved is None:
+            return ("interrupted: no checkpoint was written yet (the first epoch did not finish); "
+                    "start the run again")
+        path, epoch = self.saved
+        return f"interrupted: {path} holds epoch {epoch}; continue with --resume {self.run_dir}"
 
     # -- loop -------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> dict:
+        """Train to cfg.optim.epochs; `resume=True` first calls `resume()` (run_pretraining
+        calls it itself, before it rewrites config.yaml)."""
         if resume:
-            self.load(self.checkpoint_dir / "last.pt")
+            self.resume()
         cfg = self.cfg
         summary = {}
         with RunLogger(self.run_dir) as logger:
@@ -120,8 +190,7 @@ class PretrainTrainer:
                         logger.log(knn, step=self.step, epoch=self.epoch)
                     self.save()
             except KeyboardInterrupt:
-                print(f"\ninterrupted: {self.checkpoint_dir / 'last.pt'} holds epoch {self.epoch}; "
-                      f"continue with --resume {self.run_dir}")
+                print("\n" + self.interrupted_message())
                 raise
         return summary
 
@@ -133,7 +202,7 @@ class PretrainTrainer:
             self.optimizers, epoch=epoch, step=self.step, device=self.device, amp=cfg.run.amp,
             desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", progress=cfg.run.progress, logger=logger,
             log_every=cfg.run.log_every, prefix="train", after_step=self.method.after_optimizer_step,
-            failure_hint=f"last good checkpoint: {self.checkpoint_dir / 'last.pt'}")
+            failure_hint=self.last_good())
         self.step = result.steps
         summary = {f"epoch/{key}": value for key, value in result.means.items() if key.startswith("loss")}
         logger.log(summary, step=self.step, epoch=epoch)

@@ -16,7 +16,7 @@ import torch
 
 from ..data.build import build_transform, load_data
 from ..methods.base import build_method_encoder
-from ..common.checkpoint import load_checkpoint
+from ..common.checkpoint import load_checkpoint, load_weights, require_keys
 from ..common.device import apply_run_settings, resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
@@ -41,15 +41,16 @@ def load_run_encoder(run_dir: str | Path | None = None, checkpoint: str | Path |
     if checkpoint is None:
         checkpoint = Path(run_dir) / "checkpoints" / "last.pt"
     checkpoint = Path(checkpoint)
-    state = load_checkpoint(checkpoint)
+    state = load_checkpoint(checkpoint)  # weights-only: a crafted file is refused unrun
+    require_keys(state, checkpoint, ("method", "config"), "pretraining")
     cfg = load_config(None, overrides, base=state["config"])
     channels, _, _, persons = load_data(cfg.data, "val").shape
     torch.manual_seed(cfg.linear.seed)  # the random-init baseline is reproducible too
     encoder = build_method_encoder(cfg, channels, persons)
     if not random_init:
         prefix = "encoder."
-        encoder.load_state_dict({k[len(prefix):]: v for k, v in state["method"].items()
-                                 if k.startswith(prefix)})
+        weights = {k[len(prefix):]: v for k, v in state["method"].items() if k.startswith(prefix)}
+        load_weights(encoder, weights, checkpoint, "method.encoder")
     return cfg, encoder, checkpoint
 
 

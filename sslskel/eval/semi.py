@@ -5,7 +5,7 @@ Label subsets (`label_subset`):
 * "class_balanced" (AimCLR's way, the default): every class present keeps round(f * n_c) of its
   n_c samples, at least one;
 * "random" (CMD's way): round(f * N) samples (at least one) uniformly over the whole set, so a
-  rare class may get none.
+  rare class may get none: a `LabelSubsetWarning` says how many classes got no label.
 Both draw from `np.random.default_rng(seed)` and return sorted indices; fraction 1.0 is the
 whole set (full fine-tuning). `round` is numpy's (half to even).
 
@@ -29,8 +29,12 @@ Example:
     >>> idx = label_subset(labels, 0.1, seed=0)
     >>> np.bincount(labels[idx]).tolist(), bool(np.all(np.diff(idx) > 0))
     ([1, 2, 1], True)
-    >>> len(label_subset(labels, 0.1, seed=0, sampling="random"))
-    3
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:  # 3 random samples miss 2 classes
+    ...     warnings.simplefilter("always")
+    ...     idx = label_subset(labels, 0.1, seed=0, sampling="random")
+    >>> len(idx), caught[0].category.__name__
+    (3, 'LabelSubsetWarning')
     >>> rows = summarize([{"fraction": 0.1, "seed": 0, "final_top1": 50.0, "best_top1": 60.0, "seconds": 1.0},
     ...                   {"fraction": 0.1, "seed": 1, "final_top1": 54.0, "best_top1": 60.0, "seconds": 3.0}])
     >>> rows[0]["final_top1_mean"], rows[0]["final_top1_std"], rows[0]["best_top1_std"]
@@ -42,6 +46,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -50,6 +55,7 @@ import torch
 
 from ..common.device import apply_run_settings
 from ..common.io import atomic_write_json
+from ..engine.config import ConfigError
 from ..engine.finetune import FineTuner
 from ..methods.gcl import build_graph_contrast, require_graphs
 from .graph_distances import graph_class_distances, predict_with_graphs
@@ -59,13 +65,20 @@ SAMPLINGS = ("class_balanced", "random")
 
 # --------------------------------------------------------------------------- label subsets
 
+class LabelSubsetWarning(UserWarning):
+    """A label subset that leaves some classes of the training set without a single label."""
+
+
 def label_subset(labels, fraction: float, seed: int, sampling: str = "class_balanced") -> np.ndarray:
-    """Sorted indices of the labelled subset: `fraction` of the samples (see the module doc)."""
+    """Sorted indices of the labelled subset: `fraction` of the samples (see the module doc).
+
+    Warns (LabelSubsetWarning) when a class present in `labels` gets no label: the fine-tuned
+    classifier can then never learn it (random sampling with a small fraction)."""
     labels = np.asarray(labels)
     if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling: expected one of {', '.join(SAMPLINGS)}, got {sampling!r}")
+        raise ConfigError(f"finetune.sampling: expected one of {', '.join(SAMPLINGS)}, got {sampling!r}")
     if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction: expected a number in (0, 1], got {fraction}")
+        raise ConfigError(f"finetune.fractions: expected numbers in (0, 1], got {fraction}")
     n = len(labels)
     if n == 0:
         raise ValueError("label_subset: no samples to draw from")
@@ -73,17 +86,30 @@ def label_subset(labels, fraction: float, seed: int, sampling: str = "class_bala
         return np.arange(n)
     rng = np.random.default_rng(seed)
     if sampling == "random":
-        size = max(1, int(np.round(fraction * n)))
-        return np.sort(rng.choice(n, size=size, replace=False))
-    _, class_of, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    take = np.maximum(1, np.round(fraction * counts)).astype(np.int64)
-    # a uniform random order inside each class (sort by class, then by a random key); keep
-    # the first take[c] of class c: a uniform draw without replacement per class
-    order = np.lexsort((rng.random(n), class_of))
-    starts = np.cumsum(counts) - counts
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - np.repeat(starts, counts)
-    return np.flatnonzero(rank < take[class_of])
+        index = np.sort(rng.choice(n, size=max(1, int(np.round(fraction * n))), replace=False))
+    else:
+        _, class_of, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        take = np.maximum(1, np.round(fraction * counts)).astype(np.int64)
+        # a uniform random order inside each class (sort by class, then by a random key); keep
+        # the first take[c] of class c: a uniform draw without replacement per class
+        order = np.lexsort((rng.random(n), class_of))
+        starts = np.cumsum(counts) - counts
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - np.repeat(starts, counts)
+        index = np.flatnonzero(rank < take[class_of])
+    warn_missing_classes(labels, index, fraction, seed, sampling)
+    return index
+
+
+def warn_missing_classes(labels: np.ndarray, index: np.ndarray, fraction: float, seed: int,
+                         sampling: str) -> None:
+    present = np.unique(labels)
+    missing = len(present) - len(np.unique(labels[index]))
+    if missing:
+        warnings.warn(f"label subset fraction {fraction:g} (seed {seed}, sampling {sampling}): {missing} of "
+                      f"{len(present)} classes got no label ({len(index)} labelled samples); the classifier "
+                      "cannot learn them: use sampling class_balanced or a larger fraction",
+                      LabelSubsetWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- diagnostics
@@ -120,13 +146,16 @@ def run_semi(cfg, make_encoder: Callable[[int], torch.nn.Module], train_data, va
     seeds = cfg.finetune.seeds if seeds is None else seeds
     sampling = sampling or cfg.finetune.sampling
     if seeds < 1:
-        raise ValueError(f"seeds: expected at least 1, got {seeds}")
+        raise ConfigError(f"finetune.seeds: expected at least 1, got {seeds}")
+    runs = [(fraction, cfg.run.seed + i) for fraction in fractions for i in range(seeds)]
+    for fraction, seed in runs:  # bad settings and classes without a label: said before any training
+        label_subset(train_data.labels, fraction, seed, sampling)
     apply_run_settings(cfg.run)  # run.threads: two busy cores with one thread too many ran ~8x slower
     out_dir = Path(out_dir)
     results = []
-    for fraction in fractions:
-        for i in range(seeds):
-            seed = cfg.run.seed + i
+    for fraction, seed in runs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LabelSubsetWarning)  # said above already
             results.append(run_one(cfg, make_encoder, train_data, val_data, out_dir / run_name(fraction, seed),
                                    fraction, seed, sampling, gcl, graph_distances, resume,
                                    keep_checkpoints, progress))

@@ -16,7 +16,7 @@ come from generators seeded by (run seed, step), so they do not depend on anythi
 Example:
     >>> import torch
     >>> from sslskel.engine.config import load_config
-    >>> cfg = load_config(None, ["method=halp", "data.layout=ntu25", "moco.queue_size=8", "moco.mlp_hidden=16",
+    >>> cfg = load_config(None, ["method=halp", "data.layout=ntu25", "optim.batch_size=8", "moco.queue_size=8", "moco.mlp_hidden=16",
     ...     "moco.feature_dim=8", "encoder.args={hidden_size: 8, num_layers: 1}",
     ...     "halp.start_epoch=0", "halp.num_prototypes=3", "halp.recent_keys=8"])
     >>> halp = HaLP(cfg)
@@ -40,6 +40,7 @@ from ..cluster.spherical_kmeans import BACKENDS, fit_prototypes
 from .base import Progress
 from .hallucinate import FILTERS, apply_filter, hallucinate_positives, halp_loss
 from .moco import MoCo
+from .settings import check_settings, integer, number, one_of
 
 
 @dataclass
@@ -58,17 +59,24 @@ class HalpSettings:
     kmeans_restarts: int = 3
 
     def __post_init__(self):
-        # checked when the config loads, not when the term switches on (epoch 200 of 450)
-        if self.filter not in FILTERS:
-            raise ValueError(f"halp.filter: expected one of {', '.join(FILTERS)}, got {self.filter!r}")
-        if self.kmeans_backend not in BACKENDS:
-            raise ValueError(f"halp.kmeans_backend: expected one of {', '.join(BACKENDS)}; "
-                             f"got {self.kmeans_backend!r}")
-        for key in ("num_prototypes", "recent_keys", "refresh_every", "num_positives", "kmeans_restarts"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"halp.{key}: expected a positive integer, got {getattr(self, key)}")
-        if not 0.0 <= self.lam <= 1.0:
-            raise ValueError(f"halp.lam: expected a number in [0, 1], got {self.lam}")
+        # checked when the config loads, not when the term switches on (epoch 200 of 450);
+        # recent_keys <= moco.queue_size spans two sections: sslskel.engine.config checks it
+        check_settings(self, {
+            "num_prototypes": integer(2),  # k-means with one prototype has nothing to contrast
+            "recent_keys": integer(1),
+            "refresh_every": integer(1),
+            "num_positives": integer(1),
+            "lam": number(0, 1),
+            "mu": number(0),
+            "start_epoch": integer(0),
+            "filter": one_of(FILTERS),
+            "kmeans_backend": one_of(BACKENDS),
+            "kmeans_restarts": integer(1),
+        }, section="halp")
+        if self.num_prototypes > self.recent_keys:
+            # the prototypes are fitted on the recent keys: k-means needs at least k points
+            raise ValueError(f"halp.num_prototypes, halp.recent_keys: expected num_prototypes <= recent_keys, "
+                             f"got {self.num_prototypes} > {self.recent_keys}")
 
 
 class HaLP(MoCo):

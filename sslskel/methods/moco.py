@@ -7,7 +7,7 @@ entries that serves as negatives. `positive_terms` is the hook HaLP uses to add 
 Example:
     >>> import torch
     >>> from sslskel.engine.config import load_config
-    >>> cfg = load_config(None, ["data.layout=ntu25", "moco.queue_size=32", "moco.mlp_hidden=16", "moco.feature_dim=8",
+    >>> cfg = load_config(None, ["data.layout=ntu25", "optim.batch_size=4", "moco.queue_size=32", "moco.mlp_hidden=16", "moco.feature_dim=8",
     ...                          "encoder.args={hidden_size: 8, num_layers: 1}"])
     >>> moco = MoCo(cfg)
     >>> views = [torch.randn(4, 3, 10, 25, 2), torch.randn(4, 3, 10, 25, 2)]
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from ..data.batch import Batch
 from .base import PretrainMethod, Progress, projection_mlp
 from .losses import info_nce
+from .settings import check_settings, integer, number
 
 
 @dataclass
@@ -39,6 +40,16 @@ class MocoSettings:
     temperature: float = 0.07
     feature_dim: int = 128
     mlp_hidden: int = 2048  # hidden width of the projection MLP (2048 in the paper config)
+
+    def __post_init__(self):
+        # queue_size >= optim.batch_size spans two sections: sslskel.engine.config checks it
+        check_settings(self, {
+            "queue_size": integer(1),
+            "momentum": number(0, 1),
+            "temperature": number(0, open_low=True),
+            "feature_dim": integer(1),
+            "mlp_hidden": integer(1),
+        }, section="moco")
 
 
 class MoCo(PretrainMethod):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sslskel.common.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from sslskel.errors import CheckpointError
 from sslskel.common.io import atomic_path, atomic_write_json
 from sslskel.common.schedule import step_lr
 
@@ -38,15 +39,20 @@ def test_atomic_write_respects_the_umask(tmp_path, umask, mode):
     assert os.umask(old) == old  # the writer left the process umask as it found it
 
 
-def test_rng_state_round_trip():
-    state = capture_rng_state()
-    first = (random.random(), np.random.rand(), torch.rand(1).item())
-    restore_rng_state(state)
-    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+def draws():
+    return (random.random(), random.gauss(0, 1), np.random.rand(), np.random.randn(), torch.rand(1).item())
+
+
+def test_rng_state_round_trip_through_a_weights_only_file(tmp_path):
+    random.gauss(0, 1), np.random.randn()  # leave a cached Gaussian in both generators
+    save_checkpoint(tmp_path / "rng.pt", {"rng": capture_rng_state()})
+    first = draws()
+    restore_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])  # torch.load(weights_only=True)
+    assert draws() == first
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(CheckpointError, match=r"nope\.pt: file: expected .*, got no such file"):
         load_checkpoint(tmp_path / "nope.pt")
 
 

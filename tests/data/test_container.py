@@ -41,8 +41,8 @@ def test_nan_sample_error_names_file_sample_and_position():
 @pytest.mark.parametrize("change, field", [
     (dict(data=np.zeros((6, 3, 10, 25), np.float32)), "data: expected a 5-D array"),
     (dict(labels=np.arange(5)), "labels: expected 6 entries"),
-    (dict(num_frames=np.full(6, 11)), r"num_frames: expected values in \[1, 10\]"),
-    (dict(labels=np.array([0, 1, -1, 0, 1, 2])), "labels: expected 0-based class ids"),
+    (dict(num_frames=np.full(6, 11)), r"num_frames\[0\] \(\w+\): expected values in \[1, 10\], got 11"),
+    (dict(labels=np.array([0, 1, -1, 0, 1, 2])), r"labels\[2\] \(\w+\): expected 0-based class ids >= 0, got -1"),
 ])
 def test_inconsistent_fields_are_named(change, field):
     d = make()

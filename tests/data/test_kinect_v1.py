@@ -302,8 +302,9 @@ def test_xview_benchmark_rejected(tmp_path, rng, fmt):
     else:
         _write_utd(tmp_path, "a1_s1_t1", rng.normal(size=(20, 3, 2)))
         layout = "utd20"
-    cfg = _config(tmp_path, f"data.layout={layout}", f"data.format={fmt}", "data.benchmark=xview")
+    # refused when the config is read (start-up checks) or, at the latest, when the data is
     with pytest.raises(ValueError, match="data.benchmark") as err:
+        cfg = _config(tmp_path, f"data.layout={layout}", f"data.format={fmt}", "data.benchmark=xview")
         load_data(cfg, "train")
     assert "xview" in str(err.value)
 

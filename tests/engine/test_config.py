@@ -36,10 +36,14 @@ def test_bad_keys_and_types_fail_naming_the_key(override, words):
         assert word in str(info.value)
 
 
-def test_yaml_file_typo_names_the_file(tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ("method: moco\noptim:\n  learning_rate: 0.1\n", r"bad.yaml: unknown key 'optim.learning_rate'"),
+    ("optim:\n  epochs: -1\n", r"bad\.yaml: optim\.epochs: expected an integer >= 1, got -1$"),  # a range
+])
+def test_yaml_file_error_names_the_file_and_the_key(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
-    path.write_text("method: moco\noptim:\n  learning_rate: 0.1\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml: unknown key 'optim.learning_rate'"):
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
         load_config(path)
 
 
@@ -88,3 +92,26 @@ def test_nested_optimiser_sections_and_their_errors():
         load_config(None, ["linear.optim.groups.critic.lr=1"])
     with pytest.raises(ConfigError, match=r"optim.groups.main: group main is set by the keys of optim itself"):
         load_config(None, ["optim.groups.main.lr=1"])
+
+
+def test_on_off_yes_no_are_words_not_booleans(tmp_path):
+    # YAML 1.1 read them as booleans, so `run.amp=off` (a documented value) was refused as a bool
+    assert load_config(None, ["run.amp=off"]).run.amp == "off"
+    path = tmp_path / "c.yaml"
+    path.write_text("run:\n  amp: off\n  progress: false\n")
+    cfg = load_config(path)
+    assert cfg.run.amp == "off" and cfg.run.progress is False
+    with pytest.raises(ConfigError, match=r"run.progress: expected bool, got 'no'"):
+        load_config(None, ["run.progress=no"])
+
+
+def test_the_file_is_named_only_for_its_own_mistakes(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  epochs: 0\n")
+    with pytest.raises(ConfigError, match=r"^.*c\.yaml: optim\.epochs: expected an integer >= 1, got 0$"):
+        load_config(path)
+    path.write_text("optim:\n  epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"^optim\.epochs: expected an integer >= 1, got -1$"):
+        load_config(path, ["optim.epochs=-1"])
+    with pytest.raises(ConfigError, match=r"^unknown key 'optim\.lrr'"):
+        load_config(path, ["optim.lrr=1"])

@@ -12,7 +12,8 @@ import torch
 from sslskel.data.build import load_data
 from sslskel.common.checkpoint import seed_everything
 from sslskel.eval import semi
-from sslskel.eval.semi import format_graph_distances, format_results, label_subset, run_semi, summarize
+from sslskel.eval.semi import (LabelSubsetWarning, format_graph_distances, format_results, label_subset,
+                               run_semi, summarize)
 from sslskel.methods.base import build_method_encoder
 
 LABELS = np.repeat(np.arange(5), [40, 7, 1, 100, 12])
@@ -30,6 +31,7 @@ def test_class_balanced_counts_per_class(fraction):
     assert idx.dtype.kind == "i"
 
 
+@pytest.mark.filterwarnings("ignore::sslskel.eval.semi.LabelSubsetWarning")
 @pytest.mark.parametrize("fraction", [0.01, 0.1, 0.33])
 def test_random_sampling_takes_round_f_n_over_the_whole_set(fraction):
     idx = label_subset(LABELS, fraction, seed=5, sampling="random")
@@ -38,6 +40,7 @@ def test_random_sampling_takes_round_f_n_over_the_whole_set(fraction):
     assert idx.min() >= 0 and idx.max() < len(LABELS)
 
 
+@pytest.mark.filterwarnings("ignore::sslskel.eval.semi.LabelSubsetWarning")
 @pytest.mark.parametrize("sampling", ["class_balanced", "random"])
 def test_reproducible_and_seeds_differ(sampling):
     a = label_subset(LABELS, 0.1, seed=1, sampling=sampling)
@@ -64,12 +67,27 @@ def test_class_balanced_draw_is_uniform_within_each_class():
     np.testing.assert_allclose(hits[10:] / trials, 0.25, atol=0.03)
 
 
+@pytest.mark.filterwarnings("ignore::sslskel.eval.semi.LabelSubsetWarning")
 def test_random_draw_is_uniform_over_the_set():
     labels = np.repeat([0, 1], [10, 4])
     hits = np.zeros(len(labels))
     for seed in range(4000):
         hits[label_subset(labels, 0.5, seed=seed, sampling="random")] += 1
     np.testing.assert_allclose(hits / 4000, 0.5, atol=0.04)
+
+
+def test_a_subset_that_leaves_classes_without_a_label_warns():
+    labels = np.repeat(np.arange(20), 50)  # 20 classes of 50: 0.1 % is one sample
+    with pytest.warns(LabelSubsetWarning, match=r"fraction 0.001 .*: 19 of 20 classes got no label"):
+        assert len(label_subset(labels, 0.001, seed=0, sampling="random")) == 1
+    with pytest.warns(LabelSubsetWarning, match="2 of 5 classes"):  # LABELS: 5 classes, 161 samples
+        label_subset(LABELS, 0.02, seed=0, sampling="random")
+
+
+@pytest.mark.parametrize("fraction, sampling", [(0.01, "class_balanced"), (0.5, "random"), (1.0, "random")])
+def test_a_subset_with_every_class_does_not_warn(fraction, sampling, recwarn):
+    label_subset(LABELS, fraction, seed=0, sampling=sampling)
+    assert not [w for w in recwarn if issubclass(w.category, LabelSubsetWarning)]
 
 
 @pytest.mark.parametrize("fraction, sampling", [(0.0, "random"), (1.5, "random"), (-0.1, "class_balanced"),

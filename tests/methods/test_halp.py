@@ -6,7 +6,7 @@ from sslskel.methods import build_method
 from sslskel.data.batch import Batch
 from sslskel.methods.base import Progress
 
-SMALL = ["data.layout=ntu25", "moco.queue_size=16", "moco.mlp_hidden=16", "moco.feature_dim=8", "moco.momentum=0.9",
+SMALL = ["data.layout=ntu25", "optim.batch_size=8", "moco.queue_size=16", "moco.mlp_hidden=16", "moco.feature_dim=8", "moco.momentum=0.9",
          "encoder.args={hidden_size: 8, num_layers: 1}", "halp.num_prototypes=3",
          "halp.recent_keys=12", "halp.num_positives=10", "halp.refresh_every=2"]
 

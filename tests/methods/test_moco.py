@@ -9,7 +9,7 @@ from sslskel.data.batch import Batch
 from sslskel.methods.base import Progress
 from sslskel.methods.losses import info_nce
 
-SMALL = ["data.layout=ntu25", "moco.queue_size=10", "moco.mlp_hidden=16", "moco.feature_dim=4", "moco.momentum=0.9",
+SMALL = ["data.layout=ntu25", "optim.batch_size=4", "moco.queue_size=10", "moco.mlp_hidden=16", "moco.feature_dim=4", "moco.momentum=0.9",
          "encoder.args={hidden_size: 8, num_layers: 1}"]
 
 

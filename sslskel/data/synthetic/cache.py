@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from ..container import SkeletonData
+from ..files import temp_dir_beside
 from ..ntu_raw import write_ntu_skeleton
 from ..prenorm import pre_normalize
 from ..prepare import write_cmd_layout
@@ -45,7 +45,7 @@ def write_benchmark_atomically(target: Path, data: SkeletonData, normalized: np.
     """Write the CMD files of one benchmark into a temp dir beside `target`, then rename it.
     If another process finished first, its copy is kept and ours discarded."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    tmp = temp_dir_beside(target)
     try:
         for split in ("train", "val"):
             rows = np.flatnonzero(ntu_split_mask(data.meta, benchmark, split))

@@ -29,30 +29,24 @@ import numpy as np
 from torch import nn
 
 from ...data.layouts import get_layout
+from ...errors import UserError
 from ...models import ENCODERS, encoder_class
+from ..settings import check_settings, integer, number, one_of
 from .contrast import (CONTRASTS, VARIANTS, AuthorsCodeGraphContrast, GraphContrastBase,
                        PaperGraphContrast)
 
 
-def _whole(minimum: int):
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-# field -> (test of its value, what it must be); evaluated lazily so a wrong type reads as a bad value
+# field -> what its value must be (sslskel.methods.settings); a wrong type reads as a bad value
 _CHECKS = {
-    "variant": (lambda v: v in VARIANTS, f"one of {', '.join(VARIANTS)}"),
-    "contrast": (lambda v: v in CONTRASTS, f"one of {', '.join(CONTRASTS)}"),
-    "per_class": (_whole(1), "an integer >= 1"),
-    "dim": (_whole(1), "an integer >= 1"),
-    "temperature": (lambda v: _number(v) and v > 0, "a positive number"),
-    "semantic_momentum": (lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
-    "num_hard_positives": (_whole(1), "an integer >= 1"),
-    "num_hard_negatives": (_whole(0), "an integer >= 0"),
-    "num_random_negatives": (_whole(0), "an integer >= 0"),
+    "variant": one_of(VARIANTS),
+    "contrast": one_of(CONTRASTS),
+    "per_class": integer(1),
+    "dim": integer(1),
+    "temperature": number(0, open_low=True),
+    "semantic_momentum": number(0, 1, open_low=True, open_high=True),
+    "num_hard_positives": integer(1),
+    "num_hard_negatives": integer(0),
+    "num_random_negatives": integer(0),
 }
 
 
@@ -76,10 +70,7 @@ class GCLSettings:
 
     def check(self) -> None:
         """Raise a ValueError naming the first bad key (`gcl.<field>`) and what it must be."""
-        for key, (valid, expected) in _CHECKS.items():
-            value = getattr(self, key)
-            if not valid(value):
-                raise ValueError(f"gcl.{key}: expected {expected}, got {value!r}")
+        check_settings(self, _CHECKS, section="gcl")
         if self.num_hard_negatives + self.num_random_negatives < 1:
             # without a negative no InfoNCE row exists: the instance loss would always be 0
             raise ValueError("gcl.num_hard_negatives, gcl.num_random_negatives: expected at least "
@@ -97,10 +88,10 @@ def graph_encoders() -> list[str]:
 
 
 def require_graphs(encoder: nn.Module | type, what: str = "SkeletonGCL (--gcl)") -> None:
-    """Raise a ValueError naming the encoder when it cannot return refinement graphs."""
+    """Raise a UserError (a ValueError) naming the encoder when it cannot return refinement graphs."""
     if not returns_graphs(encoder):
         name = encoder.__name__ if isinstance(encoder, type) else type(encoder).__name__
-        raise ValueError(f"{what} needs the encoder's refinement graphs, but encoder {name} "
+        raise UserError(f"{what} needs the encoder's refinement graphs, but encoder {name} "
                          f"returns none (its forward has no return_graphs argument); encoders that "
                          f"support it: {', '.join(graph_encoders())} (set encoder.name)"
                          + (", or use gcl.contrast=feature" if "GCL" in what else ""))
