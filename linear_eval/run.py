@@ -1,13 +1,16 @@
-"""Evaluate a pretrained encoder: linear probe and kNN.
+"""Evaluate a pretrained encoder: linear probe and kNN; CV-MIM's single-shot and disentanglement protocols.
 
     python linear_eval/run.py                          # the newest run under runs/
     python linear_eval/run.py --run runs/20261122-101500-halp
     python linear_eval/run.py --checkpoint runs/X/checkpoints/epoch_0200.pt
     python linear_eval/run.py --protocols knn          # kNN only (seconds)
+    python linear_eval/run.py --protocol single-shot   # train on one camera x replication, test on all
+    python linear_eval/run.py --protocol disentangle   # CV-MIM runs: camera / action probes on z_v, z_p
     python linear_eval/run.py --random-init            # same encoder, random weights: the baseline
     python linear_eval/run.py linear.optim.epochs=30 data.path=/data/ntu60/xsub
 
-Prints a table and writes eval_linear.json / eval_knn.json (eval_*_random.json with
+Prints a table and writes eval_linear.json / eval_knn.json / eval_single_shot.json /
+eval_disentangle.json, one per protocol run (eval_*_random.json with
 --random-init, eval_*_<checkpoint>.json for a checkpoint other than last.pt) into the run
 directory. Trailing KEY=VALUE arguments override the run's config (e.g. the linear section).
 
@@ -26,7 +29,8 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from sslskel.common.cli import run_cli  # noqa: E402
 from sslskel.common.io import atomic_write_json  # noqa: E402
-from sslskel.eval.protocols import PROTOCOLS, evaluate, find_newest_run, format_table, load_run_encoder  # noqa: E402
+from sslskel.eval.protocols import (DEFAULT_PROTOCOLS, PROTOCOLS, evaluate, find_newest_run,  # noqa: E402
+                                    format_table, load_run_model)
 
 
 def parse_protocols(text: str) -> tuple[str, ...]:
@@ -43,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--run", type=Path, metavar="RUN_DIR", help="run directory (default: newest under --runs)")
     source.add_argument("--checkpoint", type=Path, metavar="FILE", help="a checkpoint file of a run")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="where to look for the newest run")
-    parser.add_argument("--protocols", type=parse_protocols, default=PROTOCOLS,
-                        help=f"comma list of {', '.join(PROTOCOLS)}")
+    parser.add_argument("--protocols", "--protocol", dest="protocols", type=parse_protocols,
+                        default=DEFAULT_PROTOCOLS,
+                        help=f"comma list of {', '.join(PROTOCOLS)} (default: {','.join(DEFAULT_PROTOCOLS)})")
     parser.add_argument("--random-init", action="store_true", help="evaluate a randomly initialised encoder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
@@ -53,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args, parser: argparse.ArgumentParser) -> int:
     run_dir = args.run or (args.checkpoint.parent.parent if args.checkpoint else find_newest_run(args.runs))
-    cfg, encoder, checkpoint = load_run_encoder(run_dir=run_dir, checkpoint=args.checkpoint,
-                                                overrides=args.overrides, random_init=args.random_init)
-    results = evaluate(cfg, encoder, protocols=args.protocols, progress=not args.quiet)
+    cfg, model, checkpoint = load_run_model(run_dir=run_dir, checkpoint=args.checkpoint,
+                                            overrides=args.overrides, random_init=args.random_init)
+    results = evaluate(cfg, model, protocols=args.protocols, progress=not args.quiet)
 
     suffix = "_random" if args.random_init else ""
     if checkpoint.name != "last.pt":
@@ -69,6 +74,10 @@ def run(args, parser: argparse.ArgumentParser) -> int:
     knn = {k: v for k, v in results.items() if k.startswith("knn_k")}
     if knn:
         atomic_write_json(run_dir / f"eval_knn{suffix}.json", {**common, **knn, "seconds": results["knn_seconds"]})
+    for protocol in ("single-shot", "disentangle"):
+        if protocol in results:
+            atomic_write_json(run_dir / f"eval_{protocol.replace('-', '_')}{suffix}.json",
+                              {**common, **results[protocol], "seconds": results[f"{protocol}_seconds"]})
     return 0
 
 

@@ -53,3 +53,95 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert pretrain.main(["--resume", str(tmp_path / "run")]) == 2
     assert "no checkpoints/last.pt to resume from" in capsys.readouterr().err
 
+
+
+# -- CV-MIM's protocols: single-shot cross-view and disentanglement ---------------------------------
+@pytest.fixture(scope="module")
+def multiview_data_dir(tmp_path_factory):
+    """Tiny CMD files whose names spread the clips over 3 cameras x 2 replications."""
+    from sslskel.data.prepare import write_cmd_layout
+    from support import make_tiny_clips
+
+    root = tmp_path_factory.mktemp("tiny_multiview")
+    for split, n, seed, first_subject in (("train", 48, 0, 1), ("val", 24, 1, 3)):
+        data, lengths, labels, _ = make_tiny_clips(n, 3, 24, seed)
+        # label i % 3 and camera (i % 6) // 2 + 1: every class seen by every camera
+        names = [f"S001C{i % 6 // 2 + 1:03d}P{first_subject + i // 6 % 2:03d}R{i % 2 + 1:03d}A{y + 1:03d}"
+                 for i, y in enumerate(labels)]
+        write_cmd_layout(root, split, data, num_frames=lengths, labels=labels, names=names)
+    return root
+
+
+def test_single_shot_protocol_on_a_moco_run_and_no_disentangling_it(capsys, multiview_data_dir, tmp_path):
+    pretrain, linear_eval = load_script("pretrain/run.py"), load_script("linear_eval/run.py")
+    assert pretrain.main(["--method", "moco", f"data.path={multiview_data_dir}",
+                          f"run.out_dir={tmp_path / 'runs'}", *TINY_OVERRIDES, "optim.epochs=1"]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert linear_eval.main(["--run", str(run_dir), "--quiet", "--protocol", "single-shot"]) == 0
+    table = capsys.readouterr().out
+    assert "single-shot C1R1 (n=8)" in table and "single-shot mean of 6 (final)" in table
+    result = json.loads((run_dir / "eval_single_shot.json").read_text())
+    assert [p["part"] for p in result["parts"]] == ["C1R1", "C1R2", "C2R1", "C2R2", "C3R1", "C3R2"]
+    assert result["representation"] == "encoder features" and result["test_samples"] == 24
+    assert not (run_dir / "eval_linear.json").exists()  # only the protocol asked for
+    assert linear_eval.main(["--run", str(run_dir), "--protocol", "disentangle"]) == 2
+    assert "--protocol disentangle: method: expected a run of a method with pose" in capsys.readouterr().err
+
+
+def test_single_shot_refuses_data_without_cameras(capsys, cli_overrides, tmp_path, tiny_data_dir):
+    import numpy as np
+
+    from sslskel.data.prepare import write_cmd_layout
+    from sslskel.data.readers import load_split
+
+    nameless = tmp_path / "nameless"
+    for split in ("train", "val"):
+        data = load_split(tiny_data_dir, split)
+        write_cmd_layout(nameless, split, np.asarray(data.data), data.num_frames, data.labels,
+                         [f"clip{i}" for i in range(len(data))])
+    pretrain, linear_eval = load_script("pretrain/run.py"), load_script("linear_eval/run.py")
+    assert pretrain.main(["--method", "moco", *cli_overrides, f"data.path={nameless}", "optim.epochs=1"]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert linear_eval.main(["--run", str(run_dir), "--protocols", "knn,single-shot"]) == 2
+    assert "meta.camera" in (err := capsys.readouterr().err) and "no camera metadata" in err
+    assert not (run_dir / "eval_knn.json").exists()  # refused before anything ran
+
+
+def test_protocols_of_a_method_with_embeddings(capsys, monkeypatch, multiview_data_dir, tmp_path):
+    """A stand-in for CV-MIM (z_p, z_v = the halves of the encoder's features), saved as a run."""
+    import torch
+
+    import sslskel.methods
+    from sslskel.common.checkpoint import save_checkpoint
+    from sslskel.engine.config import load_config
+    from sslskel.engine.config_tree import to_dict
+    from sslskel.methods.base import PretrainMethod
+
+    class FakeCVMIM(PretrainMethod):
+        name, num_views = "fake_cvmim", 1
+
+        def __init__(self, cfg, in_channels=3, num_persons=2):
+            super().__init__(cfg, in_channels, num_persons)
+            self.view_head = torch.nn.Linear(self.encoder.feature_dim, 4)
+
+        @torch.no_grad()
+        def embed(self, x, lengths=None):
+            z = self.encoder(x, lengths)
+            return z, self.view_head(z)
+
+    monkeypatch.setitem(sslskel.methods.METHODS, "fake_cvmim", FakeCVMIM)
+    cfg = load_config(None, ["method=fake_cvmim", f"data.path={multiview_data_dir}", "data.frames=16",
+                             "data.num_workers=0", "data.layout=ntu25", "encoder.args={hidden_size: 8, num_layers: 1}",
+                             "linear.optim.epochs=2", "linear.optim.batch_size=16"])
+    torch.manual_seed(1)
+    method = FakeCVMIM(cfg, 3, 2)
+    run_dir = tmp_path / "fake_run"
+    save_checkpoint(run_dir / "checkpoints" / "last.pt", {"method": method.state_dict(), "config": to_dict(cfg)})
+    linear_eval = load_script("linear_eval/run.py")
+    assert linear_eval.main(["--run", str(run_dir), "--quiet", "--protocols", "single-shot,disentangle,knn"]) == 0
+    table = capsys.readouterr().out
+    assert "camera from z_v (chance" in table and "kNN k=1" in table
+    single = json.loads((run_dir / "eval_single_shot.json").read_text())
+    assert single["representation"] == "z_p" and len(single["parts"]) == 6
+    probes = json.loads((run_dir / "eval_disentangle.json").read_text())
+    assert (probes["pose_dim"], probes["view_dim"], probes["cameras"]) == (16, 4, [1, 2, 3])

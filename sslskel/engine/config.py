@@ -225,6 +225,9 @@ class LinearConfig:
     knn_k: list[int] = field(default_factory=lambda: [1, 20])
     knn_temperature: float = 0.07
     seed: int = 0
+    # the single-shot cross-view protocol on these 0-based class ids only ([] = all); CV-MIM's
+    # NTU60 numbers use the 49 single-person classes A1-A49: [0, 1, ..., 48]
+    classes: list[int] = field(default_factory=list)
 
     def __post_init__(self):
         # knn_k <= the number of training samples is known once the data is read
@@ -234,6 +237,7 @@ class LinearConfig:
             "knn_k": each(integer(1)),
             "knn_temperature": number(0, open_low=True),
             "seed": integer(0),
+            "classes": each(integer(0)),
         }, section="linear")
 
 

@@ -1,9 +1,15 @@
-"""Evaluation of a pretraining run: find it, rebuild its encoder, run linear and kNN.
+"""Evaluation of a pretraining run: find it, rebuild its encoder (or its method), run the protocols.
+
+Protocols: "linear" and "knn" (the defaults) on the encoder's features; "single-shot"
+(CV-MIM's single-shot cross-view protocol, `sslskel.eval.single_shot`) on any run; and
+"disentangle" (linear probes for camera and action on z_p / z_v, `sslskel.eval.disentangle`)
+on runs of a method with `embed` (CV-MIM). `load_run_model` gives the method itself for a
+method with `embed` (its encoder serves linear and kNN), the encoder otherwise.
 
 Example:
     run_dir = find_newest_run("runs")
-    cfg, encoder, ckpt = load_run_encoder(run_dir=run_dir)
-    results = evaluate(cfg, encoder, protocols=("knn", "linear"))
+    cfg, model, ckpt = load_run_model(run_dir=run_dir)
+    results = evaluate(cfg, model, protocols=("knn", "linear", "single-shot"))
     print(format_table(results))
 """
 
@@ -15,15 +21,19 @@ from pathlib import Path
 import torch
 
 from ..data.build import build_transform, load_data
+from ..methods import build_method, method_class
 from ..methods.base import build_method_encoder
 from ..common.checkpoint import load_checkpoint, load_weights, require_keys
 from ..common.device import apply_run_settings, resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
 from ..engine.config import Config, load_config
+from .disentangle import disentangle, format_disentangle, require_embeddings
 from .linear import linear_probe
+from .single_shot import format_single_shot, single_shot, single_shot_parts
 
-PROTOCOLS = ("linear", "knn")
+PROTOCOLS = ("linear", "knn", "single-shot", "disentangle")
+DEFAULT_PROTOCOLS = ("linear", "knn")
 
 
 def find_newest_run(out_dir: str | Path = "runs") -> Path:
@@ -35,9 +45,8 @@ def find_newest_run(out_dir: str | Path = "runs") -> Path:
     return candidates[-1].parent.parent
 
 
-def load_run_encoder(run_dir: str | Path | None = None, checkpoint: str | Path | None = None,
-                     overrides: list[str] = (), random_init: bool = False):
-    """(config, encoder with the run's weights, checkpoint path) for a run or a checkpoint file."""
+def _load_run(run_dir, checkpoint, overrides):
+    """(state, config, checkpoint path, channels, persons) of a run or a checkpoint file."""
     if checkpoint is None:
         checkpoint = Path(run_dir) / "checkpoints" / "last.pt"
     checkpoint = Path(checkpoint)
@@ -46,22 +55,61 @@ def load_run_encoder(run_dir: str | Path | None = None, checkpoint: str | Path |
     cfg = load_config(None, overrides, base=state["config"])
     channels, _, _, persons = load_data(cfg.data, "val").shape
     torch.manual_seed(cfg.linear.seed)  # the random-init baseline is reproducible too
+    return state, cfg, checkpoint, channels, persons
+
+
+def has_embeddings(method_name: str) -> bool:
+    """Whether the method gives pose / view embeddings (`embed`, CV-MIM)."""
+    return hasattr(method_class(method_name), "embed")
+
+
+def load_run_model(run_dir: str | Path | None = None, checkpoint: str | Path | None = None,
+                   overrides: list[str] = (), random_init: bool = False):
+    """(config, model, checkpoint path): the whole method, in eval mode, for a method with
+    `embed` (CV-MIM); otherwise the encoder, as `load_run_encoder`."""
+    state, cfg, checkpoint, channels, persons = _load_run(run_dir, checkpoint, overrides)
+    if not has_embeddings(cfg.method):
+        return cfg, _run_encoder(state, cfg, checkpoint, channels, persons, random_init), checkpoint
+    method = build_method(cfg, channels, persons)
+    if not random_init:
+        load_weights(method, state["method"], checkpoint, "method")
+    return cfg, method.eval(), checkpoint
+
+
+def load_run_encoder(run_dir: str | Path | None = None, checkpoint: str | Path | None = None,
+                     overrides: list[str] = (), random_init: bool = False):
+    """(config, encoder with the run's weights, checkpoint path) for a run or a checkpoint file."""
+    state, cfg, checkpoint, channels, persons = _load_run(run_dir, checkpoint, overrides)
+    return cfg, _run_encoder(state, cfg, checkpoint, channels, persons, random_init), checkpoint
+
+
+def _run_encoder(state, cfg, checkpoint, channels, persons, random_init):
     encoder = build_method_encoder(cfg, channels, persons)
     if not random_init:
         prefix = "encoder."
         weights = {k[len(prefix):]: v for k, v in state["method"].items() if k.startswith(prefix)}
         load_weights(encoder, weights, checkpoint, "method.encoder")
-    return cfg, encoder, checkpoint
+    return encoder
 
 
-def evaluate(cfg: Config, encoder, protocols=PROTOCOLS, progress: bool = True) -> dict:
+def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = True, classes=None) -> dict:
+    """{protocol: result, protocol_seconds: time}. `model`: an encoder, or a method with `embed`
+    (linear and kNN then use its encoder); `classes`: class ids the single-shot protocol keeps
+    (default: `linear.classes`, all when empty)."""
     unknown = set(protocols) - set(PROTOCOLS)
     if unknown:
         raise ValueError(f"unknown protocol(s) {sorted(unknown)}; valid: {', '.join(PROTOCOLS)}")
+    if "disentangle" in protocols:  # refuse before any data is read or anything trained
+        require_embeddings(cfg, model)
     apply_run_settings(cfg.run)
     device = resolve_device(cfg.run.device)
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
-    encoder = encoder.to(device)
+    if "single-shot" in protocols:  # no camera metadata: refused before anything trains
+        single_shot_parts(train)
+    if classes is None:
+        classes = list(cfg.linear.classes) or None
+    model = model.to(device)
+    encoder = model.encoder if hasattr(model, "embed") else model
     results = {}
     if "knn" in protocols:
         start = time.perf_counter()
@@ -80,6 +128,15 @@ def evaluate(cfg: Config, encoder, protocols=PROTOCOLS, progress: bool = True) -
         results["linear"] = linear_probe(encoder, train, val, cfg.data, cfg.linear, device=device,
                                          amp=cfg.run.amp, progress=progress)
         results["linear_seconds"] = round(time.perf_counter() - start, 2)
+    if "single-shot" in protocols:
+        start = time.perf_counter()
+        results["single-shot"] = single_shot(cfg, model, train, val, classes=classes, device=device,
+                                             amp=cfg.run.amp, progress=progress)
+        results["single-shot_seconds"] = round(time.perf_counter() - start, 2)
+    if "disentangle" in protocols:
+        start = time.perf_counter()
+        results["disentangle"] = disentangle(cfg, model, train, val, device=device, amp=cfg.run.amp)
+        results["disentangle_seconds"] = round(time.perf_counter() - start, 2)
     return results
 
 
@@ -93,6 +150,10 @@ def format_table(results: dict, title: str = "") -> str:
         lin = results["linear"]
         rows.append((f"linear final (epoch {lin['epochs']})", lin["final_top1"], lin["final_top5"]))
         rows.append((f"linear best (epoch {lin['best_epoch']})", lin["best_top1"], lin["best_top5"]))
+    if "single-shot" in results:
+        rows.extend(format_single_shot(results["single-shot"]))
+    if "disentangle" in results:
+        rows.extend(format_disentangle(results["disentangle"]))
     width = max([len(r[0]) for r in rows] + [len(title), 8])
     lines = [title] if title else []
     lines.append(f"{'protocol':<{width}}  {'top-1':>6}  {'top-5':>6}")

@@ -4,8 +4,8 @@ Adding a method: write `sslskel/methods/<name>.py` (a `PretrainMethod` subclass 
 settings dataclass; see base.py), add one line to METHODS, and a config under configs/. A
 method defined elsewhere (a notebook, a test) can be registered at run time instead:
 
-    >>> sorted(METHODS)[:1]
-    ['halp']
+    >>> sorted(METHODS)
+    ['cvmim', 'halp', 'moco']
     >>> register_method(method_class("moco"), name="moco_again") is method_class("moco_again")
     True
     >>> _ = METHODS.pop("moco_again")
@@ -20,6 +20,7 @@ import importlib
 METHODS: dict[str, object] = {
     "moco": "sslskel.methods.moco:MoCo",
     "halp": "sslskel.methods.halp:HaLP",
+    "cvmim": "sslskel.methods.cvmim:CVMIM",
 }
 
 

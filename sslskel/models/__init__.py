@@ -21,6 +21,7 @@ ENCODERS = {
     "gru": ("sslskel.models.gru", "BiGRUEncoder"),
     "stgcn": ("sslskel.models.stgcn", "STGCN"),
     "ctrgcn": ("sslskel.models.ctrgcn", "CTRGCN"),
+    "pose_mlp": ("sslskel.models.pose_mlp", "PoseMLP"),
 }
 
 

@@ -32,7 +32,7 @@ def batch(n=4, t=6, seed=0):
 
 
 def test_registry_names_the_valid_methods():
-    with pytest.raises(KeyError, match="valid: halp, moco"):
+    with pytest.raises(KeyError, match="valid: cvmim, halp, moco"):
         method_class("simclr")
 
 

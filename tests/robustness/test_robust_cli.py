@@ -169,7 +169,7 @@ def test_debug_shows_the_traceback_and_still_exits_2(case, how, ctx, tmp_path, c
 # what to make raise inside each entry point, after its arguments are parsed
 BUG_SITES = {
     "pretrain/run.py": (lambda: SCRIPTS["pretrain/run.py"], "run_pretraining"),
-    "linear_eval/run.py": (lambda: SCRIPTS["linear_eval/run.py"], "load_run_encoder"),
+    "linear_eval/run.py": (lambda: SCRIPTS["linear_eval/run.py"], "load_run_model"),
     "semi_sup/run.py": (lambda: SCRIPTS["semi_sup/run.py"], "pretraining_source"),
     "supervised/run.py": (lambda: sys.modules["semi_sup.run"], "pretraining_source"),
     "report": (lambda: report, "make_plots"),

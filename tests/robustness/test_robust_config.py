@@ -86,11 +86,18 @@ BOUNDS = {
     "halp.num_prototypes": Bounds(2), "halp.recent_keys": Bounds(2), "halp.refresh_every": Bounds(1),
     "halp.num_positives": Bounds(1), "halp.lam": UNIT, "halp.mu": real(0), "halp.start_epoch": Bounds(0),
     "halp.kmeans_restarts": Bounds(1),
+    "linear.classes": Bounds(0),
+    "cvmim.pose_dim": Bounds(1), "cvmim.view_dim": Bounds(1), "cvmim.critic_hidden": Bounds(1),
+    "cvmim.q_hidden": Bounds(1), "cvmim.cross_view_weight": real(0), "cvmim.disentangle_weight": real(0),
+    "cvmim.prior_weight": real(0), "cvmim.azimuth_deg": real(0, 180), "cvmim.elevation_deg": real(0, 90),
+    "cvmim.roll_deg": real(0, 90),
 }
 # what a key's valid values need of the other keys (the rules across keys)
 CONTEXT = {
     "moco.queue_size": ["optim.batch_size=1"],  # moco.queue_size >= optim.batch_size
     "halp.recent_keys": ["halp.num_prototypes=2"],  # num_prototypes <= recent_keys
+    "cvmim.pose_dim": ["cvmim.fusion=cat"],  # moe / poe need pose_dim == view_dim
+    "cvmim.view_dim": ["cvmim.fusion=cat"],
 }
 
 
@@ -106,7 +113,7 @@ def numeric_keys() -> dict[str, object]:
 
 
 def method_of(key: str) -> str:
-    return "halp" if key.startswith("halp.") else "moco"
+    return key.split(".")[0] if key.startswith(("halp.", "cvmim.")) else "moco"
 
 
 def cases(bounds: Bounds):
