@@ -56,11 +56,11 @@ from .checks import (check_count, check_data_array, check_finite, check_labels, 
                      describe_folder, finish_split, last_nonzero_frames, load_label_pickle, load_npy)
 from .container import SkeletonData, ntu_meta_from_names
 from .errors import DataFormatError
-from .kinect_v1 import is_msr_dir, is_utd_dir, read_msr, read_utd
+from .kinect_v1 import KINECT_V1_BENCHMARKS, is_msr_dir, is_utd_dir, read_msr, read_utd
 from .ntu_raw import list_skeleton_files, read_ntu_raw
-from .pku import read_pku
+from .pku import PKU_SPLIT_FILES, read_pku
 from .pyskl import read_pyskl
-from .splits import SPLITS, check_ntu_benchmark, normalize_split, ntu_split_mask
+from .splits import NTU_BENCHMARKS, SPLITS, check_ntu_benchmark, normalize_split, ntu_split_mask
 from .ucla import is_ucla_dir, read_ucla
 
 # the shared checks are part of this entry point (they live in .checks)
@@ -111,6 +111,23 @@ READERS = {
     "utd": lambda path, split, benchmark, mmap, _: read_utd(path, split, benchmark or "xsub"),
 }
 FILE_FORMATS = tuple(READERS)
+
+# data.format -> the data.benchmark values its reader accepts. The readers keep these in
+# different places, so the table is assembled here (the config checks data.benchmark against it):
+# - cmd, stgcn, aimclr, ctrgcn: the benchmark only names a sub-folder to enter
+#   (load_split); the folders hold converted NTU / PKU-MMD / NW-UCLA / Kinect v1 data
+# - pyskl: the `{benchmark}_{split}` lists of the file (pyskl.read_pyskl): NTU's benchmarks
+# - ntu_raw: splits.check_ntu_benchmark (NTU_BENCHMARKS)
+# - pku: pku._find_pku_split_file (PKU_SPLIT_FILES)
+# - ucla: ucla.read_ucla ignores it and always splits by view (1 and 2 train, 3 tests): xview
+# - msr, utd: kinect_v1.odd_subject_mask (KINECT_V1_BENCHMARKS)
+# - no data.path (the synthetic set): synthetic.ensure_synthetic (its BENCHMARKS)
+_NTU_STYLE = tuple(NTU_BENCHMARKS)
+BENCHMARKS_BY_FORMAT = {
+    "cmd": _NTU_STYLE, "stgcn": _NTU_STYLE, "aimclr": _NTU_STYLE, "ctrgcn": _NTU_STYLE,
+    "pyskl": _NTU_STYLE, "ntu_raw": _NTU_STYLE, "pku": tuple(PKU_SPLIT_FILES), "ucla": ("xview",),
+    "msr": tuple(KINECT_V1_BENCHMARKS), "utd": tuple(KINECT_V1_BENCHMARKS),
+}
 # (format, file name after `{split}`) of the formats detected by their data array
 ARRAY_DATA_FILES = (("cmd", "_data_joint.npy"), ("aimclr", "_position.npy"), ("stgcn", "_data.npy"))
 # formats whose files say which joint order they use; the others only give a joint count

@@ -45,13 +45,10 @@ from pathlib import Path
 import yaml
 
 from ..common.io import atomic_write_text
-from ..data.kinect_v1 import KINECT_V1_BENCHMARKS
 from ..data.layouts import LAYOUTS
 from ..data.modalities import MODALITIES
 from ..data.normalize import NORMALIZE_MODES
-from ..data.pku import PKU_SPLIT_FILES
-from ..data.readers import FILE_FORMATS
-from ..data.splits import NTU_BENCHMARKS
+from ..data.readers import BENCHMARKS_BY_FORMAT, FILE_FORMATS
 from ..data.synthetic import BENCHMARKS as SYNTHETIC_BENCHMARKS, SyntheticConfig
 from ..data.transforms import PRESETS
 from ..methods import METHODS, method_class
@@ -71,22 +68,6 @@ SAMPLINGS = ("class_balanced", "random")  # sslskel.eval.semi.label_subset
 DEVICE = Rule(lambda v: isinstance(v, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None,
               "one of auto, cpu, cuda, cuda:N")
 
-# data.format -> the data.benchmark values its reader accepts. The readers keep these in
-# different places, so the table is assembled here:
-# - cmd, stgcn, aimclr, ctrgcn: the benchmark only names a sub-folder to enter
-#   (readers.load_split); the folders hold converted NTU / PKU-MMD / NW-UCLA / Kinect v1 data
-# - pyskl: the `{benchmark}_{split}` lists of the file (pyskl.read_pyskl): NTU's benchmarks
-# - ntu_raw: splits.check_ntu_benchmark (NTU_BENCHMARKS)
-# - pku: pku._find_pku_split_file (PKU_SPLIT_FILES)
-# - ucla: ucla.read_ucla ignores it and always splits by view (1 and 2 train, 3 tests): xview
-# - msr, utd: kinect_v1.odd_subject_mask (KINECT_V1_BENCHMARKS)
-# - no data.path (the synthetic set): synthetic.ensure_synthetic (its BENCHMARKS)
-_NTU_STYLE = tuple(NTU_BENCHMARKS)
-BENCHMARKS_BY_FORMAT = {
-    "cmd": _NTU_STYLE, "stgcn": _NTU_STYLE, "aimclr": _NTU_STYLE, "ctrgcn": _NTU_STYLE,
-    "pyskl": _NTU_STYLE, "ntu_raw": _NTU_STYLE, "pku": tuple(PKU_SPLIT_FILES), "ucla": ("xview",),
-    "msr": tuple(KINECT_V1_BENCHMARKS), "utd": tuple(KINECT_V1_BENCHMARKS),
-}
 ALL_BENCHMARKS = tuple(dict.fromkeys(b for names in BENCHMARKS_BY_FORMAT.values() for b in names))
 
 

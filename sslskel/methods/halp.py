@@ -86,12 +86,7 @@ class HaLP(MoCo):
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__(cfg, in_channels, num_persons)
         h = cfg.halp
-        if h.recent_keys > cfg.moco.queue_size:
-            raise ValueError(f"halp.recent_keys={h.recent_keys} exceeds moco.queue_size="
-                             f"{cfg.moco.queue_size}")
-        if h.num_prototypes < 2 or h.num_prototypes > h.recent_keys:
-            raise ValueError(f"halp.num_prototypes={h.num_prototypes}: expected 2 to "
-                             f"halp.recent_keys={h.recent_keys}")
+        # 2 <= num_prototypes <= recent_keys <= queue_size is checked when the config loads
         self.halp_cfg = h
         self.seed = cfg.run.seed
         self.register_buffer("prototypes", torch.zeros(h.num_prototypes, cfg.moco.feature_dim))
