@@ -60,7 +60,7 @@ from sslskel.eval.semi import (SAMPLINGS, format_graph_distances, format_results
 from sslskel.methods.base import build_method_encoder  # noqa: E402
 
 DEFAULT_SCRATCH_CONFIG = REPO / "configs" / "synthetic" / "semi.yaml"
-SECTIONS_FROM_CONFIG = ("finetune", "gcl")  # what --config may change for a pretrained encoder
+SECTIONS_FROM_CONFIG = ("finetune", "gcl", "supcon")  # what --config may change for a pretrained encoder
 
 
 def parse_fractions(text: str) -> list[float]:
@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, help="repeats per fraction (default: finetune.seeds)")
     parser.add_argument("--sampling", choices=SAMPLINGS, help="label subset: per class (AimCLR) or over "
                         "the whole set (CMD) (default: finetune.sampling)")
+    parser.add_argument("--supcon", choices=("supcon", "vsupcon"),
+                        help="add SupCon (or VCL's VSupCon) to cross-entropy (the supcon section)")
     parser.add_argument("--gcl", action="store_true", help="train with SkeletonGCL (the gcl section); "
                         "needs an encoder that returns graphs (ctrgcn)")
     parser.add_argument("--graph-distances", action="store_true",
@@ -141,12 +143,16 @@ def make_tag(args, sampling: str, checkpoint: Path | None) -> str:
         tag = "supervised_scratch" if args.init == "scratch" else "supervised"
         if args.init == "pretrained" and checkpoint is not None and checkpoint.name != "last.pt":
             tag += f"_{checkpoint.stem}"
-        return tag + ("_gcl" if args.gcl else "")
+        return tag + ("_gcl" if args.gcl else "") + aux_suffix(args)
     tag = "semi_scratch" if args.init == "scratch" else "semi"
     tag += f"_{sampling}"
     if args.init == "pretrained" and checkpoint is not None and checkpoint.name != "last.pt":
         tag += f"_{checkpoint.stem}"
-    return tag + ("_gcl" if args.gcl else "")
+    return tag + ("_gcl" if args.gcl else "") + aux_suffix(args)
+
+
+def aux_suffix(args) -> str:
+    return f"_{args.supcon}" if args.supcon else ""
 
 
 def resolve_config(args, checkpoint: Path | None):
@@ -217,6 +223,9 @@ def run(args, parser: argparse.ArgumentParser, supervised: bool = False) -> int:
     """The protocol: every check (flags, config, checkpoint, data) before anything is written."""
     args.supervised = supervised
     check_flags(args, parser)
+    if args.supcon:  # the flag is a shorthand for the supcon section's switches
+        args.overrides = [*args.overrides, "supcon.enabled=true",
+                          f"supcon.variational={'true' if args.supcon == 'vsupcon' else 'false'}"]
     run_dir, checkpoint = pretraining_source(args)
     cfg, weights, config_from = resolve_config(args, checkpoint)
     sampling = args.sampling or cfg.finetune.sampling

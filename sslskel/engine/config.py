@@ -28,7 +28,7 @@ Example:
     >>> load_config(None, ["method=moco", "halp.mu=2"])
     Traceback (most recent call last):
     ...
-    sslskel.engine.config_tree.ConfigError: unknown key 'halp'; valid keys at the top level: data, encoder, finetune, gcl, linear, method, moco, optim, run
+    sslskel.engine.config_tree.ConfigError: unknown key 'halp'; valid keys at the top level: data, encoder, finetune, gcl, linear, method, moco, optim, run, supcon
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from ..data.synthetic import BENCHMARKS as SYNTHETIC_BENCHMARKS, SyntheticConfig
 from ..data.transforms import PRESETS
 from ..methods import METHODS, method_class
 from ..methods.gcl import GCLSettings
+from ..methods.supcon import SupConSettings
 from ..methods.settings import Rule, check_settings, each, integer, number, one_of
 from ..models import ENCODERS, encoder_class
 from .config_tree import ConfigError, apply_override, build, coerce, merge, parse_override, read_yaml, to_dict
@@ -256,6 +257,7 @@ class Config:
     linear: LinearConfig = field(default_factory=LinearConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     gcl: GCLSettings = field(default_factory=GCLSettings)  # supervised stage: SkeletonGCL (sslskel.methods.gcl)
+    supcon: SupConSettings = field(default_factory=SupConSettings)  # supervised stage: SupCon / VSupCon
 
 
 @lru_cache(maxsize=None)

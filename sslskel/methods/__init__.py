@@ -5,7 +5,7 @@ settings dataclass; see base.py), add one line to METHODS, and a config under co
 method defined elsewhere (a notebook, a test) can be registered at run time instead:
 
     >>> sorted(METHODS)
-    ['cvmim', 'halp', 'moco']
+    ['cvmim', 'halp', 'moco', 'simclr', 'vmoco', 'vsimclr']
     >>> register_method(method_class("moco"), name="moco_again") is method_class("moco_again")
     True
     >>> _ = METHODS.pop("moco_again")
@@ -21,6 +21,9 @@ METHODS: dict[str, object] = {
     "moco": "sslskel.methods.moco:MoCo",
     "halp": "sslskel.methods.halp:HaLP",
     "cvmim": "sslskel.methods.cvmim:CVMIM",
+    "simclr": "sslskel.methods.simclr:SimCLR",
+    "vsimclr": "sslskel.methods.vsimclr:VSimCLR",
+    "vmoco": "sslskel.methods.vmoco:VMoCo",
 }
 
 

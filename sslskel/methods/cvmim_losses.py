@@ -9,7 +9,7 @@
   `discriminator_loss_with_penalty`: the uniform prior matching game (Eq. 10).
 
 Where the paper leaves a detail open, the authors' TensorFlow code (google-research,
-poem/cv_mim/losses.py and algorithms.py; METHODS.md section 5) decides, and each docstring says so.
+poem/cv_mim/losses.py and algorithms.py; docs/methods.md, CV-MIM) decides, and each docstring says so.
 
 Precision: every function computes in at least fp32 with autocast switched off inside, so bf16
 inputs (or a caller under bf16 autocast) give fp32 results; fp64 inputs stay fp64. The scores,

@@ -96,15 +96,27 @@ class MoCo(PretrainMethod):
         slots = (self.queue_ptr - n + torch.arange(n, device=self.queue.device)) % size
         return self.queue[slots]
 
+    def query(self, x: torch.Tensor, lengths: torch.Tensor, progress: Progress):
+        """(normalised query (B, D), {name: extra loss term of the query}); none for MoCo."""
+        return F.normalize(self.projector(self.encoder(x, lengths)).float(), dim=1), {}
+
+    @torch.no_grad()
+    def key(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The normalised key (B, D) of the momentum encoder: what the queue stores."""
+        return F.normalize(self.key_projector(self.key_encoder(x, lengths)).float(), dim=1)
+
     def training_step(self, batch: Batch, progress: Progress):
         (x_q, x_k), lengths = batch.views, batch.lengths
-        q = F.normalize(self.projector(self.encoder(x_q, lengths[:, 0])).float(), dim=1)
+        q, query_terms = self.query(x_q, lengths[:, 0], progress)
         with torch.no_grad():
             self.momentum_update()
-            k = F.normalize(self.key_projector(self.key_encoder(x_k, lengths[:, 1])).float(), dim=1)
+            k = self.key(x_k, lengths[:, 1])
         queue = self.queue.clone()  # negatives as they were before this batch's keys
         loss, logits = info_nce(q, k, queue, self.temperature)
         extra_loss, logs = self.positive_terms(q, k, queue, progress)
+        for name, term in query_terms.items():
+            extra_loss = extra_loss + term
+            logs[f"loss/{name}"] = term.detach()
         self.enqueue(k)
         with torch.no_grad():
             logs.update({

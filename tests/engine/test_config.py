@@ -71,8 +71,8 @@ def test_sections_come_from_the_chosen_method():
     assert halp.halp.num_prototypes == 20 and halp.moco.queue_size == 16384
     with pytest.raises(ConfigError, match=r"unknown key 'halp'; valid keys at the top level: .*moco"):
         load_config(None, ["halp.mu=2"])
-    with pytest.raises(ConfigError, match=r"method: unknown method 'simclr'; valid: cvmim, halp, moco"):
-        load_config(None, ["method=simclr"])
+    with pytest.raises(ConfigError, match=r"method: unknown method 'byol'; valid: cvmim, halp, moco, simclr, vmoco, vsimclr"):
+        load_config(None, ["method=byol"])
     # a method's own checks run at start-up, not when its term switches on
     with pytest.raises(ConfigError, match=r"halp.filter: expected one of rank, variant1, variant2, none, got 'foo'"):
         load_config(None, ["method=halp", "halp.filter=foo"])

@@ -32,8 +32,8 @@ def batch(n=4, t=6, seed=0):
 
 
 def test_registry_names_the_valid_methods():
-    with pytest.raises(KeyError, match="valid: cvmim, halp, moco"):
-        method_class("simclr")
+    with pytest.raises(KeyError, match="valid: cvmim, halp, moco, simclr, vmoco, vsimclr"):
+        method_class("byol")
 
 
 def test_enqueue_wraps_the_ring_and_recent_keys_reads_in_order():

@@ -91,6 +91,10 @@ BOUNDS = {
     "cvmim.q_hidden": Bounds(1), "cvmim.cross_view_weight": real(0), "cvmim.disentangle_weight": real(0),
     "cvmim.prior_weight": real(0), "cvmim.azimuth_deg": real(0, 180), "cvmim.elevation_deg": real(0, 90),
     "cvmim.roll_deg": real(0, 90),
+    "simclr.temperature": POSITIVE, "simclr.feature_dim": Bounds(1), "simclr.mlp_hidden": Bounds(1),
+    "vcl.beta": real(0), "vcl.eval_samples": Bounds(1),
+    "supcon.weight": real(0), "supcon.temperature": POSITIVE, "supcon.hidden": Bounds(1), "supcon.dim": Bounds(1),
+    "supcon.beta": real(0),
 }
 # what a key's valid values need of the other keys (the rules across keys)
 CONTEXT = {
@@ -113,7 +117,8 @@ def numeric_keys() -> dict[str, object]:
 
 
 def method_of(key: str) -> str:
-    return key.split(".")[0] if key.startswith(("halp.", "cvmim.")) else "moco"
+    section = key.split(".")[0]
+    return {"halp": "halp", "cvmim": "cvmim", "simclr": "simclr", "vcl": "vsimclr"}.get(section, "moco")
 
 
 def cases(bounds: Bounds):

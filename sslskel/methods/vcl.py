@@ -1,0 +1,73 @@
+"""What VSimCLR and VMoCo share (docs/methods.md, VCL): the `vcl:` settings and the
+posterior projector.
+
+The projector's hidden layer (Linear - ReLU, as the deterministic methods' MLP) feeds two
+heads, the mean mu and the log-variance of a diagonal Gaussian; the embedding is a sample of
+the projected normal, z = normalize(mu + sigma * eps) (`sample_projected_normal`), and the
+loss adds beta times the KL bound normalised by the dimension (`normalized_kl`), for every
+view with a gradient. At evaluation the encoder's representation is used, as for every
+method; `posterior(x, lengths)` gives (mu, logvar) for the uncertainty scores.
+
+Example:
+    >>> import torch
+    >>> projector = PosteriorProjector(16, 32, 8)
+    >>> mu, logvar = projector(torch.randn(4, 16))
+    >>> mu.shape, logvar.shape
+    (torch.Size([4, 8]), torch.Size([4, 8]))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .settings import check_settings, integer, number
+from .variational import VariationalHead, normalized_kl, sample_projected_normal
+
+
+@dataclass
+class VCLSettings:
+    """The `vcl:` section: weight of the normalised KL term, samples for the uncertainty score."""
+
+    beta: float = 1.0  # the abstract adds "a normalised KL term": weight 1 (a choice)
+    eval_samples: int = 16  # S posterior samples for the mean resultant length at evaluation
+
+    def __post_init__(self):
+        check_settings(self, {"beta": number(0), "eval_samples": integer(1)}, section="vcl")
+
+
+class PosteriorProjector(nn.Module):
+    """h -> (mu, logvar): the projector's hidden layer, then the variational head."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int):
+        super().__init__()
+        self.hidden = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(inplace=True))
+        self.head = VariationalHead(hidden_dim, out_dim)
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.hidden(h))
+
+
+def step_generator(seed: int, step: int, stream: int, device: torch.device) -> torch.Generator:
+    """The posterior samples of a step depend on (run seed, step, stream) only: resumes are exact."""
+    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step * 7 + stream) % (2**63 - 1))
+
+
+class Variational:
+    """Mixin of VSimCLR and VMoCo: a posterior projector on the encoder, one sample per view."""
+
+    def setup_posterior(self, cfg, hidden_dim: int, out_dim: int) -> None:
+        self.beta, self.seed = cfg.vcl.beta, cfg.run.seed
+        self.projector = PosteriorProjector(self.encoder.feature_dim, hidden_dim, out_dim)
+
+    def posterior(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        """(mu, logvar) of q(z | x), each (N, out_dim), fp32."""
+        return self.projector(self.encoder(x, lengths))
+
+    def sample_view(self, x: torch.Tensor, lengths: torch.Tensor, step: int, view: int):
+        """(a posterior sample on the sphere, {"kl": beta * normalised KL}) of one view."""
+        mu, logvar = self.posterior(x, lengths)
+        z = sample_projected_normal(mu, logvar, generator=step_generator(self.seed, step, view, mu.device))
+        return z, {"kl": self.beta * normalized_kl(mu, logvar)}
