@@ -1,18 +1,21 @@
-"""Evaluate a pretrained encoder: linear probe and kNN; CV-MIM's single-shot and disentanglement protocols.
+"""Evaluate a pretrained encoder: linear probe, kNN and representation diagnostics; CV-MIM's
+single-shot and disentanglement protocols.
 
     python linear_eval/run.py                          # the newest run under runs/
     python linear_eval/run.py --run runs/20261122-101500-halp
     python linear_eval/run.py --checkpoint runs/X/checkpoints/epoch_0200.pt
     python linear_eval/run.py --protocols knn          # kNN only (seconds)
+    python linear_eval/run.py --protocol diagnostics   # effective rank, alignment, uniformity, MI bound
     python linear_eval/run.py --protocol single-shot   # train on one camera x replication, test on all
     python linear_eval/run.py --protocol disentangle   # CV-MIM runs: camera / action probes on z_v, z_p
     python linear_eval/run.py --random-init            # same encoder, random weights: the baseline
     python linear_eval/run.py linear.optim.epochs=30 data.path=/data/ntu60/xsub
 
-Prints a table and writes eval_linear.json / eval_knn.json / eval_single_shot.json /
-eval_disentangle.json, one per protocol run (eval_*_random.json with
+Prints a table and writes eval_linear.json / eval_knn.json / eval_diagnostics.json /
+eval_single_shot.json / eval_disentangle.json, one per protocol run (eval_*_random.json with
 --random-init, eval_*_<checkpoint>.json for a checkpoint other than last.pt) into the run
-directory. Trailing KEY=VALUE arguments override the run's config (e.g. the linear section).
+directory; the diagnostics also draw RUN/plots/spectrum_<tag>.png (tag: last, random,
+<checkpoint>, random_<checkpoint>; needs matplotlib). Linear, kNN and diagnostics run by default. Trailing KEY=VALUE arguments override the run's config (e.g. the linear section).
 
 An error you can fix (config, data file, checkpoint, path) prints one line, `error: WHERE: FIELD:
 expected ..., got ...`, and exits with 2; --debug (or SSLSKEL_DEBUG=1) shows the traceback.
@@ -29,6 +32,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from sslskel.common.cli import run_cli  # noqa: E402
 from sslskel.common.io import atomic_write_json  # noqa: E402
+from sslskel.eval.diagnostics import plot_spectrum  # noqa: E402
 from sslskel.eval.protocols import (DEFAULT_PROTOCOLS, PROTOCOLS, evaluate, find_newest_run,  # noqa: E402
                                     format_table, load_run_model)
 
@@ -74,7 +78,12 @@ def run(args, parser: argparse.ArgumentParser) -> int:
     knn = {k: v for k, v in results.items() if k.startswith("knn_k")}
     if knn:
         atomic_write_json(run_dir / f"eval_knn{suffix}.json", {**common, **knn, "seconds": results["knn_seconds"]})
-    for protocol in ("single-shot", "disentangle"):
+    if "diagnostics" in results:
+        tag = suffix[1:] or checkpoint.stem
+        plot = plot_spectrum(results["diagnostics"]["spectrum"], run_dir / "plots" / f"spectrum_{tag}.png",
+                             title=f"{run_dir.name} ({tag})")
+        results["diagnostics"]["spectrum_plot"] = str(plot) if plot else None
+    for protocol in ("diagnostics", "single-shot", "disentangle"):
         if protocol in results:
             atomic_write_json(run_dir / f"eval_{protocol.replace('-', '_')}{suffix}.json",
                               {**common, **results[protocol], "seconds": results[f"{protocol}_seconds"]})

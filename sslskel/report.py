@@ -7,7 +7,8 @@ HaLP the quantities of the supplement's Figures 1-2 (mean similarity of the quer
 key, to the hallucinated positives and to the queue) plus the generator's own state (fraction
 kept by the filter, t / t_max, prototype refresh time). For a HaLP run it also draws Figure 3
 from the last checkpoint: the similarity of one recent key and of positives generated from it
-to every prototype, kept positives beside a filtered one. Needs matplotlib (`pip install
+to every prototype, kept positives beside a filtered one. For every eval_diagnostics*.json
+that linear_eval/run.py wrote it (re)draws the embedding spectrum, spectrum_<tag>.png. Needs matplotlib (`pip install
 sslskel[plots]`).
 
 Example:
@@ -23,12 +24,14 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from .common.checkpoint import load_checkpoint
 from .common.cli import run_cli
 from .engine.run_log import read_metrics
+from .eval.diagnostics import plot_spectrum
 from .errors import UserError
 from .methods.hallucinate import hallucinate_positives, rank_filter
 
@@ -76,6 +79,22 @@ def prototype_similarities(run_dir: Path, num_positives: int = 100, seed: int = 
             "kept": [(p @ prototypes.T)[order].tolist() for p in good],
             "filtered": [(p @ prototypes.T)[order].tolist() for p in bad],
             "step": int(method["prototypes_step"])}
+
+
+def diagnostics_spectra(run_dir: Path) -> dict[str, list[float]]:
+    """{tag: spectrum} of the run's eval_diagnostics*.json (tag: last, random, <checkpoint>, ...)."""
+    spectra = {}
+    for path in sorted(run_dir.glob("eval_diagnostics*.json")):
+        try:
+            result = json.loads(path.read_text())
+            spectrum = [float(v) for v in result["spectrum"]]
+            if not spectrum or min(spectrum) < 0 or sum(spectrum) <= 0:
+                raise ValueError("expected non-negative singular values with a positive sum")
+        except (ValueError, KeyError, TypeError) as error:
+            raise UserError(path, "spectrum", "the JSON of linear_eval/run.py --protocols diagnostics",
+                            f"{type(error).__name__}: {error}") from None
+        spectra[path.stem[len("eval_diagnostics_"):] or "last"] = spectrum
+    return spectra
 
 
 def _save(fig, path: Path) -> Path:
@@ -132,6 +151,8 @@ def make_plots(run_dir: str | Path) -> list[Path]:
         ax.legend()
         fig.tight_layout()
         written.append(_save(fig, out_dir / "prototype_similarity.png"))
+    for tag, spectrum in diagnostics_spectra(run_dir).items():
+        written.append(plot_spectrum(spectrum, out_dir / f"spectrum_{tag}.png", f"{run_dir.name} ({tag})"))
     return written
 
 
@@ -142,6 +163,7 @@ def check_run(run_dir: Path) -> None:
         raise UserError(run_dir / "metrics.jsonl", "file", "the metrics log of a run directory",
                         "no such file: is it a run directory?")
     read_metrics(run_dir)
+    diagnostics_spectra(run_dir)
     checkpoint = run_dir / "checkpoints" / "last.pt"
     if checkpoint.is_file():
         load_checkpoint(checkpoint)

@@ -145,3 +145,40 @@ def test_protocols_of_a_method_with_embeddings(capsys, monkeypatch, multiview_da
     assert single["representation"] == "z_p" and len(single["parts"]) == 6
     probes = json.loads((run_dir / "eval_disentangle.json").read_text())
     assert (probes["pose_dim"], probes["view_dim"], probes["cameras"]) == (16, 4, [1, 2, 3])
+
+
+# -- representation diagnostics: spectrum, alignment / uniformity, mutual-information bound ---------
+def test_diagnostics_protocol_on_a_moco_run(capsys, cli_overrides, tmp_path):
+    import math
+
+    pretrain, linear_eval = load_script("pretrain/run.py"), load_script("linear_eval/run.py")
+    assert pretrain.main(["--method", "moco", *cli_overrides, "optim.epochs=1"]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert linear_eval.main(["--run", str(run_dir), "--quiet", "--protocols", "diagnostics"]) == 0
+    table = capsys.readouterr().out
+    assert "effective rank" in table and "MI bound H(Y) - CE" in table and "kNN" not in table
+    result = json.loads((run_dir / "eval_diagnostics.json").read_text())
+    assert result["samples"] == 24 and len(result["spectrum"]) == result["feature_dim"]
+    assert 1.0 <= result["effective_rank"] <= result["feature_dim"]
+    assert 0.0 <= result["alignment"] <= 4.0 and -8.0 <= result["uniformity"] <= 0.0  # unit vectors, t = 2
+    mi = result["mutual_information"]
+    assert mi["entropy_nats"] == pytest.approx(math.log(3))  # 24 test clips, 3 balanced classes
+    assert mi["bound_nats"] == pytest.approx(mi["entropy_nats"] - mi["cross_entropy_nats"])
+    assert result["augment"] == "cmd_pretrain" and result["spectrum_plot"].endswith("spectrum_last.png")
+    assert (run_dir / "plots" / "spectrum_last.png").is_file()
+    assert not (run_dir / "eval_linear.json").exists() and not (run_dir / "eval_knn.json").exists()
+
+    assert linear_eval.main(["--run", str(run_dir), "--quiet", "--random-init", "--protocols", "knn,diagnostics"]) == 0
+    assert (run_dir / "eval_diagnostics_random.json").is_file() and (run_dir / "eval_knn_random.json").is_file()
+    assert (run_dir / "plots" / "spectrum_random.png").is_file()
+    (run_dir / "plots" / "spectrum_last.png").unlink()
+
+    from sslskel import report
+
+    assert report.main([str(run_dir)]) == 0  # redraws the spectra from the eval_diagnostics*.json
+    assert (run_dir / "plots" / "spectrum_last.png").is_file()
+
+
+def test_diagnostics_run_by_default():
+    linear_eval = load_script("linear_eval/run.py")
+    assert linear_eval.build_parser().parse_args([]).protocols == ("linear", "knn", "diagnostics")

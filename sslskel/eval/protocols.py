@@ -1,6 +1,10 @@
 """Evaluation of a pretraining run: find it, rebuild its encoder (or its method), run the protocols.
 
-Protocols: "linear" and "knn" (the defaults) on the encoder's features; "single-shot"
+Protocols: "linear", "knn" and "diagnostics" (the defaults) on the encoder's features;
+"diagnostics" is `sslskel.eval.diagnostics.representation_diagnostics`: spectrum and effective
+rank, alignment (two views of each test clip under the pretraining augmentation `data.augment`),
+uniformity and the mutual-information bound, on the centre-crop features kNN uses (extracted
+once for both); "single-shot"
 (CV-MIM's single-shot cross-view protocol, `sslskel.eval.single_shot`) on any run; and
 "disentangle" (linear probes for camera and action on z_p / z_v, `sslskel.eval.disentangle`)
 on runs of a method with `embed` (CV-MIM). `load_run_model` gives the method itself for a
@@ -9,7 +13,7 @@ method with `embed` (its encoder serves linear and kNN), the encoder otherwise.
 Example:
     run_dir = find_newest_run("runs")
     cfg, model, ckpt = load_run_model(run_dir=run_dir)
-    results = evaluate(cfg, model, protocols=("knn", "linear", "single-shot"))
+    results = evaluate(cfg, model, protocols=("knn", "linear", "diagnostics"))
     print(format_table(results))
 """
 
@@ -21,19 +25,21 @@ from pathlib import Path
 import torch
 
 from ..data.build import build_transform, load_data
+from ..data.dataset import SkeletonDataset, make_loader
 from ..methods import build_method, method_class
 from ..methods.base import build_method_encoder
 from ..common.checkpoint import load_checkpoint, load_weights, require_keys
-from ..common.device import apply_run_settings, resolve_device
+from ..common.device import apply_run_settings, autocast, resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
 from ..engine.config import Config, load_config
+from .diagnostics import format_diagnostics, representation_diagnostics
 from .disentangle import disentangle, format_disentangle, require_embeddings
 from .linear import linear_probe
 from .single_shot import format_single_shot, single_shot, single_shot_parts
 
-PROTOCOLS = ("linear", "knn", "single-shot", "disentangle")
-DEFAULT_PROTOCOLS = ("linear", "knn")
+PROTOCOLS = ("linear", "knn", "diagnostics", "single-shot", "disentangle")
+DEFAULT_PROTOCOLS = ("linear", "knn", "diagnostics")
 
 
 def find_newest_run(out_dir: str | Path = "runs") -> Path:
@@ -111,18 +117,36 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
     model = model.to(device)
     encoder = model.encoder if hasattr(model, "embed") else model
     results = {}
+    cached = []
+
+    def features():
+        """(train_x, train_y, val_x, val_y) of the centre crops, extracted on first use only."""
+        if not cached:
+            transform = build_transform(cfg.data, train=False, eval_ratio=cfg.linear.eval_ratio)
+            kw = dict(batch_size=256, device=device, amp=cfg.run.amp)
+            cached.extend((*extract_features(encoder, train, transform, **kw),
+                           *extract_features(encoder, val, transform, **kw)))
+        return cached
+
     if "knn" in protocols:
-        start = time.perf_counter()
-        transform = build_transform(cfg.data, train=False, eval_ratio=cfg.linear.eval_ratio)
-        kw = dict(batch_size=256, device=device, amp=cfg.run.amp)
-        train_x, train_y = extract_features(encoder, train, transform, **kw)
-        val_x, val_y = extract_features(encoder, val, transform, **kw)
+        start = time.perf_counter()  # the first protocol to use the features counts their extraction
+        train_x, train_y, val_x, val_y = features()
         num_classes = max(train.num_classes, val.num_classes)
         for k in cfg.linear.knn_k:
             acc = knn_accuracy(train_x, train_y, val_x, val_y, k=k, num_classes=num_classes,
                                temperature=cfg.linear.knn_temperature)
             results[f"knn_k{k}"] = {**acc, "k": k, "weighted": k > 1}
         results["knn_seconds"] = round(time.perf_counter() - start, 2)
+    if "diagnostics" in protocols:
+        start = time.perf_counter()
+        train_x, train_y, val_x, val_y = features()
+        augment = build_transform(cfg.data, train=True)  # the pretraining views' augmentation
+        view1, view2 = two_view_features(encoder, val, augment, device=device, amp=cfg.run.amp,
+                                         seed=cfg.linear.seed)
+        results["diagnostics"] = {**representation_diagnostics(train_x, train_y, val_x, val_y, view1, view2,
+                                                               seed=cfg.linear.seed),
+                                  "representation": "encoder features", "augment": cfg.data.augment}
+        results["diagnostics_seconds"] = round(time.perf_counter() - start, 2)
     if "linear" in protocols:
         start = time.perf_counter()
         results["linear"] = linear_probe(encoder, train, val, cfg.data, cfg.linear, device=device,
@@ -138,6 +162,26 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
         results["disentangle"] = disentangle(cfg, model, train, val, device=device, amp=cfg.run.amp)
         results["disentangle_seconds"] = round(time.perf_counter() - start, 2)
     return results
+
+
+@torch.no_grad()
+def two_view_features(encoder, data, transform, batch_size: int = 256, device="cpu", amp: str = "auto",
+                      seed: int = 0):
+    """(N, D) float32 features of two independently augmented views of every clip, in eval mode:
+    row i of both is a positive pair (alignment). Views are seeded by (seed, clip), as in training."""
+    device = torch.device(device)
+    was_training = encoder.training
+    encoder.eval()
+    loader = make_loader(SkeletonDataset(data, transform, num_views=2, seed=seed), batch_size,
+                         shuffle=False, device=device)
+    views = ([], [])
+    for batch in loader:
+        for v in (0, 1):
+            with autocast(device, amp):
+                out = encoder(batch.views[v].to(device), batch.lengths[:, v])
+            views[v].append(out.float().cpu())
+    encoder.train(was_training)
+    return torch.cat(views[0]).numpy(), torch.cat(views[1]).numpy()
 
 
 def format_table(results: dict, title: str = "") -> str:
@@ -156,8 +200,11 @@ def format_table(results: dict, title: str = "") -> str:
         rows.extend(format_disentangle(results["disentangle"]))
     width = max([len(r[0]) for r in rows] + [len(title), 8])
     lines = [title] if title else []
-    lines.append(f"{'protocol':<{width}}  {'top-1':>6}  {'top-5':>6}")
+    if rows:
+        lines.append(f"{'protocol':<{width}}  {'top-1':>6}  {'top-5':>6}")
     for name, top1, top5 in rows:
         top5_text = f"{top5:6.2f}" if top5 is not None else f"{'-':>6}"
         lines.append(f"{name:<{width}}  {top1:6.2f}  {top5_text}")
+    if "diagnostics" in results:
+        lines.extend(format_diagnostics(results["diagnostics"]))
     return "\n".join(lines)
