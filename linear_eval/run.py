@@ -1,5 +1,5 @@
 """Evaluate a pretrained encoder: linear probe, kNN and representation diagnostics; CV-MIM's
-single-shot and disentanglement protocols.
+single-shot and disentanglement protocols; the posterior's uncertainty of variational runs.
 
     python linear_eval/run.py                          # the newest run under runs/
     python linear_eval/run.py --run runs/20261122-101500-halp
@@ -8,11 +8,13 @@ single-shot and disentanglement protocols.
     python linear_eval/run.py --protocol diagnostics   # effective rank, alignment, uniformity, MI bound
     python linear_eval/run.py --protocol single-shot   # train on one camera x replication, test on all
     python linear_eval/run.py --protocol disentangle   # CV-MIM runs: camera / action probes on z_v, z_p
+    python linear_eval/run.py --protocol uncertainty   # VSimCLR / VMoCo runs: error AUROC, corruption rho
+    python linear_eval/run.py --protocol uncertainty --ood-classes 3,7  # + OOD AUROC (pretrain without 3, 7!)
     python linear_eval/run.py --random-init            # same encoder, random weights: the baseline
     python linear_eval/run.py linear.optim.epochs=30 data.path=/data/ntu60/xsub
 
 Prints a table and writes eval_linear.json / eval_knn.json / eval_diagnostics.json /
-eval_single_shot.json / eval_disentangle.json, one per protocol run (eval_*_random.json with
+eval_single_shot.json / eval_disentangle.json / eval_uncertainty.json, one per protocol run (eval_*_random.json with
 --random-init, eval_*_<checkpoint>.json for a checkpoint other than last.pt) into the run
 directory; the diagnostics also draw RUN/plots/spectrum_<tag>.png (tag: last, random,
 <checkpoint>, random_<checkpoint>; needs matplotlib). Linear, kNN and diagnostics run by default. Trailing KEY=VALUE arguments override the run's config (e.g. the linear section).
@@ -45,6 +47,16 @@ def parse_protocols(text: str) -> tuple[str, ...]:
     return protocols
 
 
+def parse_class_ids(text: str) -> list[int]:
+    try:
+        ids = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        ids = []
+    if not ids or min(ids) < 0:
+        raise argparse.ArgumentTypeError(f"expected a comma list of 0-based class ids, got {text!r}")
+    return ids
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
@@ -54,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--protocols", "--protocol", dest="protocols", type=parse_protocols,
                         default=DEFAULT_PROTOCOLS,
                         help=f"comma list of {', '.join(PROTOCOLS)} (default: {','.join(DEFAULT_PROTOCOLS)})")
+    parser.add_argument("--ood-classes", type=parse_class_ids, default=None, metavar="IDS",
+                        help="uncertainty protocol: comma list of 0-based class ids held out of the probe and "
+                             "scored as out-of-distribution; the run must have been pretrained without them "
+                             "(not checked)")
     parser.add_argument("--random-init", action="store_true", help="evaluate a randomly initialised encoder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
@@ -64,7 +80,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
     run_dir = args.run or (args.checkpoint.parent.parent if args.checkpoint else find_newest_run(args.runs))
     cfg, model, checkpoint = load_run_model(run_dir=run_dir, checkpoint=args.checkpoint,
                                             overrides=args.overrides, random_init=args.random_init)
-    results = evaluate(cfg, model, protocols=args.protocols, progress=not args.quiet)
+    results = evaluate(cfg, model, protocols=args.protocols, progress=not args.quiet, ood_classes=args.ood_classes)
 
     suffix = "_random" if args.random_init else ""
     if checkpoint.name != "last.pt":
@@ -83,7 +99,7 @@ def run(args, parser: argparse.ArgumentParser) -> int:
         plot = plot_spectrum(results["diagnostics"]["spectrum"], run_dir / "plots" / f"spectrum_{tag}.png",
                              title=f"{run_dir.name} ({tag})")
         results["diagnostics"]["spectrum_plot"] = str(plot) if plot else None
-    for protocol in ("diagnostics", "single-shot", "disentangle"):
+    for protocol in ("diagnostics", "single-shot", "disentangle", "uncertainty"):
         if protocol in results:
             atomic_write_json(run_dir / f"eval_{protocol.replace('-', '_')}{suffix}.json",
                               {**common, **results[protocol], "seconds": results[f"{protocol}_seconds"]})

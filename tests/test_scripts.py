@@ -182,3 +182,28 @@ def test_diagnostics_protocol_on_a_moco_run(capsys, cli_overrides, tmp_path):
 def test_diagnostics_run_by_default():
     linear_eval = load_script("linear_eval/run.py")
     assert linear_eval.build_parser().parse_args([]).protocols == ("linear", "knn", "diagnostics")
+
+
+# -- the posterior's uncertainty (variational runs) ------------------------------------------------
+def test_uncertainty_protocol_on_a_vsimclr_run(capsys, tiny_data_dir, tmp_path):
+    pretrain, linear_eval = load_script("pretrain/run.py"), load_script("linear_eval/run.py")
+    overrides = [f"data.path={tiny_data_dir}", f"run.out_dir={tmp_path / 'runs'}",
+                 *[o for o in TINY_OVERRIDES if not o.startswith("moco.")], "simclr.mlp_hidden=16", "simclr.feature_dim=8",
+                 "optim.epochs=1", "vcl.eval_samples=4"]
+    assert pretrain.main(["--method", "vsimclr", *overrides]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert linear_eval.main(["--run", str(run_dir), "--quiet", "--protocols", "uncertainty"]) == 0
+    assert "error AUROC" in capsys.readouterr().out
+    result = json.loads((run_dir / "eval_uncertainty.json").read_text())
+    assert result["test_samples"] == 24 and result["num_samples"] == 4 and result["ood"] is None
+    for score in ("mean_posterior_variance", "one_minus_resultant_length"):
+        for name in ("gaussian_noise", "joint_dropout"):
+            corruption = result["corruption"][name]
+            assert len(corruption["levels"]) == 6 and len(corruption[score]["mean"]) == 6
+    assert not (run_dir / "eval_linear.json").exists()
+
+    assert linear_eval.main(["--run", str(run_dir), "--quiet", "--protocols", "uncertainty", "--ood-classes", "2"]) == 0
+    ood = json.loads((run_dir / "eval_uncertainty.json").read_text())["ood"]
+    assert ood["classes"] == [2] and ood["ood_samples"] == 8 and "cannot check" in ood["note"]
+    assert linear_eval.main(["--run", str(run_dir), "--protocols", "knn", "--ood-classes", "2"]) == 2
+    assert "--ood-classes" in capsys.readouterr().err

@@ -7,8 +7,11 @@ uniformity and the mutual-information bound, on the centre-crop features kNN use
 once for both); "single-shot"
 (CV-MIM's single-shot cross-view protocol, `sslskel.eval.single_shot`) on any run; and
 "disentangle" (linear probes for camera and action on z_p / z_v, `sslskel.eval.disentangle`)
-on runs of a method with `embed` (CV-MIM). `load_run_model` gives the method itself for a
-method with `embed` (its encoder serves linear and kNN), the encoder otherwise.
+on runs of a method with `embed` (CV-MIM); "uncertainty" (the posterior's uncertainty scores
+against probe errors, corruption severity and, with `ood_classes`, held-out classes,
+`sslskel.eval.uncertainty`) on runs of a method with `posterior` (VSimCLR, VMoCo).
+`load_run_model` gives the method itself for a method with `embed` or `posterior` (its encoder
+serves the other protocols), the encoder otherwise.
 
 Example:
     run_dir = find_newest_run("runs")
@@ -33,12 +36,14 @@ from ..common.device import apply_run_settings, autocast, resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
 from ..engine.config import Config, load_config
+from ..errors import UserError
 from .diagnostics import format_diagnostics, representation_diagnostics
 from .disentangle import disentangle, format_disentangle, require_embeddings
 from .linear import linear_probe
 from .single_shot import format_single_shot, single_shot, single_shot_parts
+from .uncertainty import format_uncertainty, require_posterior, uncertainty_study
 
-PROTOCOLS = ("linear", "knn", "diagnostics", "single-shot", "disentangle")
+PROTOCOLS = ("linear", "knn", "diagnostics", "single-shot", "disentangle", "uncertainty")
 DEFAULT_PROTOCOLS = ("linear", "knn", "diagnostics")
 
 
@@ -69,12 +74,22 @@ def has_embeddings(method_name: str) -> bool:
     return hasattr(method_class(method_name), "embed")
 
 
+def has_posterior(method_name: str) -> bool:
+    """Whether the method gives a posterior q(z | x) (`posterior`: VSimCLR, VMoCo)."""
+    return hasattr(method_class(method_name), "posterior")
+
+
+def _is_method(model) -> bool:
+    """A whole method (its encoder serves linear, kNN, diagnostics), not a bare encoder."""
+    return hasattr(model, "embed") or hasattr(model, "posterior")
+
+
 def load_run_model(run_dir: str | Path | None = None, checkpoint: str | Path | None = None,
                    overrides: list[str] = (), random_init: bool = False):
     """(config, model, checkpoint path): the whole method, in eval mode, for a method with
-    `embed` (CV-MIM); otherwise the encoder, as `load_run_encoder`."""
+    `embed` (CV-MIM) or `posterior` (VSimCLR, VMoCo); otherwise the encoder, as `load_run_encoder`."""
     state, cfg, checkpoint, channels, persons = _load_run(run_dir, checkpoint, overrides)
-    if not has_embeddings(cfg.method):
+    if not (has_embeddings(cfg.method) or has_posterior(cfg.method)):
         return cfg, _run_encoder(state, cfg, checkpoint, channels, persons, random_init), checkpoint
     method = build_method(cfg, channels, persons)
     if not random_init:
@@ -98,15 +113,22 @@ def _run_encoder(state, cfg, checkpoint, channels, persons, random_init):
     return encoder
 
 
-def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = True, classes=None) -> dict:
+def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = True, classes=None,
+             ood_classes=None) -> dict:
     """{protocol: result, protocol_seconds: time}. `model`: an encoder, or a method with `embed`
-    (linear and kNN then use its encoder); `classes`: class ids the single-shot protocol keeps
-    (default: `linear.classes`, all when empty)."""
+    or `posterior` (linear and kNN then use its encoder); `classes`: class ids the single-shot
+    protocol keeps (default: `linear.classes`, all when empty); `ood_classes`: class ids the
+    uncertainty protocol holds out of its probe and scores as out-of-distribution."""
     unknown = set(protocols) - set(PROTOCOLS)
     if unknown:
         raise ValueError(f"unknown protocol(s) {sorted(unknown)}; valid: {', '.join(PROTOCOLS)}")
     if "disentangle" in protocols:  # refuse before any data is read or anything trained
         require_embeddings(cfg, model)
+    if "uncertainty" in protocols:
+        require_posterior(cfg, model)
+    elif ood_classes:
+        raise UserError("--ood-classes", "protocols", "--protocols uncertainty (the only protocol using it)",
+                        f"{','.join(protocols)}")
     apply_run_settings(cfg.run)
     device = resolve_device(cfg.run.device)
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
@@ -115,7 +137,7 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
     if classes is None:
         classes = list(cfg.linear.classes) or None
     model = model.to(device)
-    encoder = model.encoder if hasattr(model, "embed") else model
+    encoder = model.encoder if _is_method(model) else model
     results = {}
     cached = []
 
@@ -161,6 +183,18 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
         start = time.perf_counter()
         results["disentangle"] = disentangle(cfg, model, train, val, device=device, amp=cfg.run.amp)
         results["disentangle_seconds"] = round(time.perf_counter() - start, 2)
+    if "uncertainty" in protocols:
+        start = time.perf_counter()
+        train_x, train_y, val_x, val_y = features()
+        transform = build_transform(cfg.data, train=False, eval_ratio=cfg.linear.eval_ratio)
+        results["uncertainty"] = {
+            **uncertainty_study(model, train_x, train_y, val_x, val_y, val, transform,
+                                num_samples=cfg.vcl.eval_samples, seed=cfg.linear.seed,
+                                ood_classes=list(ood_classes or ()),
+                                num_classes=max(train.num_classes, val.num_classes), device=device,
+                                amp=cfg.run.amp),
+            "representation": "posterior q(z | x) of the centre crop; probe on encoder features"}
+        results["uncertainty_seconds"] = round(time.perf_counter() - start, 2)
     return results
 
 
@@ -207,4 +241,6 @@ def format_table(results: dict, title: str = "") -> str:
         lines.append(f"{name:<{width}}  {top1:6.2f}  {top5_text}")
     if "diagnostics" in results:
         lines.extend(format_diagnostics(results["diagnostics"]))
+    if "uncertainty" in results:
+        lines.extend(format_uncertainty(results["uncertainty"]))
     return "\n".join(lines)
