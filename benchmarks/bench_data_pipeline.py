@@ -28,6 +28,7 @@ from sslskel.data.dataset import SkeletonDataset  # noqa: E402
 from sslskel.engine.config import load_config  # noqa: E402
 from sslskel.common.device import autocast, resolve_device  # noqa: E402
 from sslskel.methods import build_method  # noqa: E402
+from sslskel.data.batch import collate  # noqa: E402
 from sslskel.methods.base import Progress  # noqa: E402
 
 
@@ -46,13 +47,11 @@ def main() -> None:
     torch.manual_seed(0)
     method = build_method(cfg).to(device).train()
     optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
-    items = [dataset[i] for i in range(batch_size)]
-    views = [torch.stack([it["views"][v] for it in items]).to(device) for v in range(2)]
-    lengths = torch.stack([it["lengths"] for it in items])
+    batch = collate([dataset[i] for i in range(batch_size)]).to(device)
 
     def step():
         with autocast(device, cfg.run.amp):
-            loss, _ = method.training_step(views, lengths, Progress(0, 0))
+            loss = method.training_step(batch, Progress(0, 0))[0]["main"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

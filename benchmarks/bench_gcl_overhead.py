@@ -78,7 +78,7 @@ def main() -> None:
         "batch_size": cfg.finetune.optim.batch_size, "steps": args.steps,
         "median_step_s": {"plain": plain, "gcl": gcl}, "gcl_over_plain_step_time": gcl / plain,
         "bank_filled_per_class_min": int(bank.fill_count.min()) if hasattr(bank, "fill_count") else None,
-        "cap_message": tuners["gcl"].gcl.cap_message,
+        "cap_message": tuners["gcl"].aux_losses[0].setup_message,
     }, indent=2))
 
 
