@@ -41,15 +41,10 @@ def nearest_neighbour_floor(train_x, train_y, test_x, test_y) -> float:
     return knn_accuracy(train_x, train_y, test_x, test_y, k=1, num_classes=num_classes)["top1"]
 
 
-def logistic_floor(train_x, train_y, test_x, test_y, weight_decay: float = 1e-3,
-                   max_iter: int = 500, seed: int = 0) -> float:
-    """Top-1 % of L2-regularised multinomial logistic regression on standardised features."""
-    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-    xtr = torch.from_numpy((train_x - mean) / std).double()
-    xte = torch.from_numpy((test_x - mean) / std).double()
-    ytr = torch.from_numpy(np.asarray(train_y)).long()
-    num_classes = int(max(train_y.max(), test_y.max())) + 1
-    torch.manual_seed(seed)
+def fit_logistic(xtr: torch.Tensor, ytr: torch.Tensor, num_classes: int, weight_decay: float = 1e-3,
+                 max_iter: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight, bias) of L2-regularised multinomial logistic regression on (standardised,
+    fp64) features, fitted full batch with L-BFGS (strong-Wolfe line search) from zeros."""
     weight = torch.zeros(xtr.shape[1], num_classes, dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter, line_search_fn="strong_wolfe")
@@ -60,7 +55,21 @@ def logistic_floor(train_x, train_y, test_x, test_y, weight_decay: float = 1e-3,
         loss.backward()
         return loss
 
-    optimizer.step(closure)
+    with torch.enable_grad():  # callers may sit under no_grad
+        optimizer.step(closure)
+    return weight.detach(), bias.detach()
+
+
+def logistic_floor(train_x, train_y, test_x, test_y, weight_decay: float = 1e-3,
+                   max_iter: int = 500, seed: int = 0) -> float:
+    """Top-1 % of L2-regularised multinomial logistic regression on standardised features."""
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+    xtr = torch.from_numpy((train_x - mean) / std).double()
+    xte = torch.from_numpy((test_x - mean) / std).double()
+    ytr = torch.from_numpy(np.asarray(train_y)).long()
+    num_classes = int(max(train_y.max(), test_y.max())) + 1
+    torch.manual_seed(seed)
+    weight, bias = fit_logistic(xtr, ytr, num_classes, weight_decay, max_iter)
     with torch.no_grad():
         predicted = (xte @ weight + bias).argmax(1).numpy()
     return float(100.0 * (predicted == np.asarray(test_y)).mean())

@@ -37,7 +37,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from .baselines import fit_logistic
 
 LOG2 = math.log(2.0)
 
@@ -119,25 +120,14 @@ def logistic_probe_probabilities(train_x, train_y, test_x, num_classes: int | No
                                  weight_decay: float = 1e-3, max_iter: int = 500) -> np.ndarray:
     """(N_test, K) class probabilities of L2-regularised multinomial logistic regression on
     features standardised by the training split, fitted full batch with L-BFGS: the probe of
-    `sslskel.eval.baselines.logistic_floor`, which returns only its accuracy."""
+    `sslskel.eval.baselines.logistic_floor` (both fit with `fit_logistic`; this one standardises
+    in fp64 and returns probabilities)."""
     train_x, test_x = _matrix(train_x, "train_x"), _matrix(test_x, "test_x")
     train_y = np.asarray(train_y, np.int64)
     num_classes = int(train_y.max()) + 1 if num_classes is None else num_classes
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
     xtr, xte = torch.from_numpy((train_x - mean) / std), torch.from_numpy((test_x - mean) / std)
-    ytr = torch.from_numpy(train_y)
-    weight = torch.zeros(xtr.shape[1], num_classes, dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        loss = F.cross_entropy(xtr @ weight + bias, ytr) + weight_decay * weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():  # callers may sit under no_grad
-        optimizer.step(closure)
+    weight, bias = fit_logistic(xtr, torch.from_numpy(train_y), num_classes, weight_decay, max_iter)
     with torch.no_grad():
         return torch.softmax(xte @ weight + bias, 1).numpy()
 

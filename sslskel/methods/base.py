@@ -57,6 +57,13 @@ class Progress:
     step: int  # global optimiser steps done before this one
 
 
+def step_generator(seed: int, step: int, stream: int, device: torch.device) -> torch.Generator:
+    """A generator seeded by (run seed, optimiser step, stream) only: a method's random draws of
+    a step (HaLP's k-means and targets, CV-MIM's cameras, VCL's posterior samples) are the same
+    whatever ran before, so a resumed run draws what the uninterrupted one would have."""
+    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step * 7 + stream) % (2**63 - 1))
+
+
 def build_method_encoder(cfg, in_channels: int, num_persons: int) -> nn.Module:
     """The configured encoder for data of `in_channels` coordinates (the modality may stack more)."""
     if cfg.data.layout == "auto":

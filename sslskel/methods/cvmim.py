@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
-from .base import PretrainMethod, Progress
+from .base import PretrainMethod, Progress, step_generator
 from .camera import camera_views, project_perspective
 from .cvmim_losses import (FUSIONS, club_upper_bound, discriminator_loss_with_penalty, fuse, fused_dim,
                            jsd_mi_loss, prior_matching_loss, q_log_likelihood_loss)
@@ -173,9 +173,6 @@ class CVMIM(PretrainMethod):
         return z_p
 
     # -- training ---------------------------------------------------------------------------
-    def _generator(self, device: torch.device, step: int, stream: int) -> torch.Generator:
-        return torch.Generator(device=device).manual_seed((self.seed * 1_000_003 + step * 7 + stream) % (2**63 - 1))
-
     def camera_augment(self, x: torch.Tensor, step: int) -> torch.Tensor:
         """A new camera's view of every clip. Stacked modalities (joint_motion: 6 channels) are
         rotated group by group with the same rotation: joints, bones and motion all turn with
@@ -184,13 +181,12 @@ class CVMIM(PretrainMethod):
         if x.shape[1] % 3:
             raise ValueError(f"cvmim: camera augmentation needs 3-D coordinates (channels a multiple of 3), "
                              f"got {x.shape[1]} channels")
-        return torch.cat([camera_views(part, self._generator(x.device, step, 1), s.azimuth_deg,
+        return torch.cat([camera_views(part, step_generator(self.seed, step, 1, x.device), s.azimuth_deg,
                                        s.elevation_deg, s.roll_deg) for part in x.split(3, dim=1)], dim=1)
 
     def second_view(self, batch: Batch, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(clips, lengths, is_partner): another camera's recording where the batch has one,
         else a camera-augmented copy of the second augmented view."""
-        s = self.cvmim
         x, lengths = batch.views[1], batch.lengths[:, 1]
         augmented = self.camera_augment(x, step)
         if not self.needs_partners or batch.partner_views is None:
@@ -224,7 +220,7 @@ class CVMIM(PretrainMethod):
         q_loss = sum(q_log_likelihood_loss(*self.q(z_p.detach()), z_v.detach()) for z_p, z_v in z)
         if self.q_inter is not None:
             q_loss = q_loss + 2.0 * q_log_likelihood_loss(*self.q_inter(z[0][1].detach()), z[1][1].detach())
-        generator = self._generator(fake[0].device, progress.step, 2)
+        generator = step_generator(self.seed, progress.step, 2, fake[0].device)
         d_loss = sum(discriminator_loss_with_penalty(
             self.discriminator, torch.rand(f.shape, generator=generator, device=f.device), f.detach())
             for f in fake)

@@ -36,18 +36,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .losses import _at_least_fp32 as _f32, _no_autocast
+
 FUSIONS = ("moe", "poe", "cat")
 LOG2 = math.log(2.0)
-
-
-def _f32(x: torch.Tensor) -> torch.Tensor:
-    """Promote half/bf16 to fp32; fp32 and fp64 stay as they are (never demote)."""
-    return x if x.dtype in (torch.float32, torch.float64) else x.float()
-
-
-def _no_autocast(x: torch.Tensor):
-    # An enclosing autocast would run the matmuls below in bf16 even on fp32 operands.
-    return torch.autocast(device_type=x.device.type, enabled=False)
 
 
 def _check_pairs(name: str, *tensors: torch.Tensor) -> int:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from ..cluster.spherical_kmeans import BACKENDS, fit_prototypes
-from .base import Progress
+from .base import Progress, step_generator
 from .hallucinate import FILTERS, apply_filter, hallucinate_positives, halp_loss
 from .moco import MoCo
 from .settings import check_settings, integer, number, one_of
@@ -103,10 +103,6 @@ class HaLP(MoCo):
             self._queue_full = int(self.num_enqueued) >= self.queue.shape[0]
         return self._queue_full
 
-    def _generator(self, device: torch.device, step: int, stream: int) -> torch.Generator:
-        return torch.Generator(device=device).manual_seed(
-            (self.seed * 1_000_003 + step * 7 + stream) % (2**63 - 1))
-
     @torch.no_grad()
     def refresh_prototypes(self, step: int) -> float:
         """Refit the prototypes to the most recent keys; returns the seconds it took."""
@@ -117,7 +113,7 @@ class HaLP(MoCo):
         keys = self.recent_keys(h.recent_keys)
         self.prototypes.copy_(fit_prototypes(
             keys, h.num_prototypes, backend=h.kmeans_backend,
-            seed=self._generator(keys.device, step, 1) if h.kmeans_backend == "torch" else self.seed + step,
+            seed=step_generator(self.seed, step, 1, keys.device) if h.kmeans_backend == "torch" else self.seed + step,
             tol=1e-3, restarts=h.kmeans_restarts))
         self.prototypes_step.fill_(step)
         if self.queue.is_cuda:
@@ -136,7 +132,7 @@ class HaLP(MoCo):
         if self._refresh_ms is not None:
             logs["halp/prototype_refresh_ms"] = self._refresh_ms
         hallucinated = hallucinate_positives(k, self.prototypes, h.num_positives, h.lam,
-                                             generator=self._generator(k.device, progress.step, 2))
+                                             generator=step_generator(self.seed, progress.step, 2, k.device))
         keep = apply_filter(h.filter, hallucinated, q.detach(), k, self.prototypes)
         loss = halp_loss(q, hallucinated.positives, keep, self.temperature)
         with torch.no_grad():

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .auxiliary import AuxiliaryLoss
-from .base import projection_mlp
+from .base import projection_mlp, step_generator
 from .losses import supcon
 from .settings import check_settings, integer, number
 from .variational import normalized_kl, sample_projected_normal
-from .vcl import PosteriorProjector, step_generator
+from .vcl import PosteriorProjector
 
 
 @dataclass

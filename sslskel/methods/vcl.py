@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .base import step_generator
 from .settings import check_settings, integer, number
 from .variational import VariationalHead, normalized_kl, sample_projected_normal
 
@@ -49,10 +50,6 @@ class PosteriorProjector(nn.Module):
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.hidden(h))
 
-
-def step_generator(seed: int, step: int, stream: int, device: torch.device) -> torch.Generator:
-    """The posterior samples of a step depend on (run seed, step, stream) only: resumes are exact."""
-    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step * 7 + stream) % (2**63 - 1))
 
 
 class Variational:
