@@ -9,7 +9,7 @@ single-shot and disentanglement protocols; the posterior's uncertainty of variat
     python linear_eval/run.py --protocol single-shot   # train on one camera x replication, test on all
     python linear_eval/run.py --protocol disentangle   # CV-MIM runs: camera / action probes on z_v, z_p
     python linear_eval/run.py --protocol uncertainty   # VSimCLR / VMoCo runs: error AUROC, corruption rho
-    python linear_eval/run.py --protocol uncertainty --ood-classes 3,7  # + OOD AUROC (pretrain without 3, 7!)
+    python linear_eval/run.py --protocol uncertainty  # + OOD AUROC when pretrained with data.exclude_classes=[3,7]
     python linear_eval/run.py --random-init            # same encoder, random weights: the baseline
     python linear_eval/run.py linear.optim.epochs=30 data.path=/data/ntu60/xsub
 
@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"comma list of {', '.join(PROTOCOLS)} (default: {','.join(DEFAULT_PROTOCOLS)})")
     parser.add_argument("--ood-classes", type=parse_class_ids, default=None, metavar="IDS",
                         help="uncertainty protocol: comma list of 0-based class ids held out of the probe and "
-                             "scored as out-of-distribution; the run must have been pretrained without them "
-                             "(not checked)")
+                             "scored as out-of-distribution (default: the run's data.exclude_classes, which "
+                             "pretraining left out); ids pretraining saw are warned about")
     parser.add_argument("--random-init", action="store_true", help="evaluate a randomly initialised encoder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")

@@ -2,7 +2,7 @@
 
 Layers, lowest first; a module may import its own package and any lower layer, never a higher one:
 
-    errors  <  data  <  models, cluster  <  methods  <  common  <  engine  <  eval  <  report
+    errors  <  distributed  <  data  <  models, cluster  <  methods  <  common  <  engine  <  eval  <  report
 
 `common` (device, schedule, io, checkpoint, features, knn) holds what both `engine` and `eval`
 need, so `data`, `models`, `cluster` and `methods` must not import it and it must not import
@@ -21,6 +21,7 @@ PACKAGE = ROOT / "sslskel"
 
 LAYERS = {
     "errors": -1,  # sslskel/errors.py: the error classes, importable from every layer
+    "distributed": -0.5,  # sslskel/distributed.py: which process this is, collectives (torch only)
     "data": 0,
     "models": 1,
     "cluster": 1,
@@ -131,8 +132,9 @@ def test_common_imports_neither_engine_nor_eval():
 def test_data_imports_only_data():
     bad = [f"{rel(p)}:{line}: imports {t}"
            for p in all_modules() if module_name(p).startswith("sslskel.data")
-           for line, t, _ in sslskel_imports(p) if layer_of(t) not in ("data", "errors", None)]
-    assert not bad, "sslskel.data must import only sslskel.data and sslskel.errors:\n" + "\n".join(bad)
+           for line, t, _ in sslskel_imports(p) if layer_of(t) not in ("data", "errors", "distributed", None)]
+    assert not bad, ("sslskel.data must import only sslskel.data, sslskel.errors and sslskel.distributed:\n"
+                     + "\n".join(bad))
 
 
 def test_no_sslskel_import_inside_a_function():

@@ -33,6 +33,10 @@ Deviations from the paper (both documented choices, not bugs):
   0/0 otherwise); the torch backend handles k > distinct points by repeating prototypes.
 - Input points are re-normalised (a no-op for unit keys); prototypes are unit-norm.
 
+Precision: both backends compute in at least float32 (float64 stays float64) with autocast
+disabled, so a caller under bf16 autocast (HaLP's training step) gets the same prototypes as
+without it: autocast would otherwise run every assignment GEMM in bf16 even on float32 points.
+
 Example:
     >>> import torch
     >>> g = torch.Generator().manual_seed(0)
@@ -73,6 +77,11 @@ _MAX_PAIRWISE = 4096
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _no_autocast(device: torch.device):
+    """Autocast off on ``device``'s type: an enclosing bf16 autocast would recast the matmuls to bf16."""
+    return torch.autocast(device_type=device.type, enabled=False)
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -121,11 +130,15 @@ def _nearest_angle(points: torch.Tensor, prototypes: torch.Tensor) -> torch.Tens
 
 
 def angular_inertia(points: torch.Tensor, prototypes: torch.Tensor) -> float:
-    """Sum over points of the geodesic angle (radians) to the nearest prototype."""
+    """Sum over points of the geodesic angle (radians) to the nearest prototype.
+
+    In at least float32 with autocast off (module docstring, Precision).
+    """
     dtype = _compute_dtype(points.dtype)
-    pts = F.normalize(points.to(dtype), dim=-1)
-    protos = F.normalize(prototypes.to(device=pts.device, dtype=dtype), dim=-1)
-    return float(_nearest_angle(pts, protos).sum())
+    with torch.no_grad(), _no_autocast(points.device):
+        pts = F.normalize(points.to(dtype), dim=-1)
+        protos = F.normalize(prototypes.to(device=pts.device, dtype=dtype), dim=-1)
+        return float(_nearest_angle(pts, protos).sum())
 
 
 # ------------------------------------------------------------------------ torch backend
@@ -240,7 +253,8 @@ def _fit_geomstats(points: torch.Tensor, k: int, seed: int, max_iter: int, tol: 
     data = points.detach().to("cpu", torch.float64).numpy()
     space = Hypersphere(dim=data.shape[1] - 1)
     best, best_inertia = None, float("inf")
-    with _seeded_global_rngs(seed):
+    # the CPU float64 torch ops below are autocast-proof already; CPU autocast off makes it explicit
+    with _seeded_global_rngs(seed), _no_autocast(torch.device("cpu")):
         for _ in range(restarts):
             model = RiemannianKMeans(space, n_clusters=k, init="kmeans++", tol=tol, max_iter=max_iter)
             # The paper's setting; geomstats 2.8 already uses it, set it so a change shows.
@@ -275,7 +289,9 @@ def fit_prototypes(points: torch.Tensor, k: int, backend: str = "torch",
             default (torch 3, geomstats 1 as in the paper).
 
     Returns:
-        (k, d) unit-norm prototypes on ``points.device`` with ``points.dtype``.
+        (k, d) unit-norm prototypes on ``points.device`` with ``points.dtype``, computed in at
+        least float32 with autocast off (module docstring, Precision): float32 points give
+        float32 prototypes identical to those fitted without autocast.
     """
     where = "fit_prototypes"
     _check_points(points, k, where)
@@ -285,7 +301,7 @@ def fit_prototypes(points: torch.Tensor, k: int, backend: str = "torch",
     if restarts < 1 or int(max_iter) < 1:
         raise ValueError(f"{where}: restarts/max_iter: expected integers >= 1, got {restarts}/{max_iter}")
     k = int(k)
-    with torch.no_grad():
+    with torch.no_grad(), _no_autocast(points.device):
         unit = F.normalize(points.detach().to(_compute_dtype(points.dtype)), dim=1)
         if backend == "torch":
             generator = _make_generator(seed, unit.device)

@@ -36,6 +36,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
+from .. import distributed
 from ..errors import UserError
 
 DEBUG_ENV = "SSLSKEL_DEBUG"
@@ -61,8 +62,11 @@ def run_cli(run: Callable[[argparse.Namespace, argparse.ArgumentParser], int],
                             help=f"show the full traceback of an error (also: {DEBUG_ENV}=1)")
     args = parser.parse_args(argv)
     debug = args.debug or debug_from_env()
+    # under torchrun, processes other than rank 0 keep stderr (errors) but print nothing else
+    quiet = open(os.devnull, "w") if int(os.environ.get("RANK", "0")) > 0 else None
     try:
-        with sslskel_warnings_as_lines(enabled=not debug):
+        with sslskel_warnings_as_lines(enabled=not debug), \
+                (contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext()):
             return run(args, parser)
     except KeyboardInterrupt:
         if debug:
@@ -74,6 +78,10 @@ def run_cli(run: Callable[[argparse.Namespace, argparse.ArgumentParser], int],
         else:
             print(f"error: {user_error_message(error)}", file=sys.stderr)
         return 2
+    finally:
+        distributed.shutdown()
+        if quiet:
+            quiet.close()
 
 
 def debug_from_env() -> bool:

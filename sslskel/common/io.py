@@ -21,6 +21,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .. import distributed
+
 
 def current_umask() -> int:
     """The process umask (reading it means setting it, so it is set straight back)."""
@@ -52,8 +54,15 @@ def remove_orphan_temporaries(*folders: str | os.PathLike) -> list[Path]:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; on success it replaces `path`."""
+    """Yield a temporary path beside `path`; on success it replaces `path`.
+
+    Under torchrun only rank 0 publishes: other processes get a scratch file that is deleted,
+    so every writer in the code base (results, configs, checkpoints) writes once per job."""
     path = Path(path)
+    if not distributed.is_main():
+        with tempfile.TemporaryDirectory(prefix="sslskel-rank") as scratch:
+            yield Path(scratch) / path.name
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path.name), suffix=TEMPORARY_SUFFIX,
                                dir=path.parent)

@@ -26,8 +26,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
+from .. import distributed as dist
 from .batch import collate
 from .container import META_FIELDS, SkeletonData
 from .pairs import cross_view_partners, performance_ids
@@ -104,9 +105,59 @@ class EpochPermutationSampler(Sampler[int]):
         return self.num_samples
 
 
+class DistributedEpochSampler(DistributedSampler):
+    """A process's share of `EpochPermutationSampler`'s order under torchrun: global batch s is
+    positions [s * B, (s + 1) * B) of the permutation, and process r takes its r-th block of
+    B / N consecutive samples, so the batch gathered in rank order is the one a single process
+    would train on (torch's DistributedSampler deals samples out round-robin instead).
+    `drop_last=True`: only whole global batches. Otherwise the last, partial one is padded
+    with the epoch's first samples (as DistributedSampler pads) to a multiple of the process
+    count and split evenly, so every process takes the same number of equal-sized steps."""
+
+    def __init__(self, num_samples: int, global_batch: int, *, num_replicas: int, rank: int,
+                 seed: int = 0, shuffle: bool = True, drop_last: bool = True):
+        if global_batch % num_replicas:
+            raise ValueError(f"global batch {global_batch} does not split over {num_replicas} processes")
+        self.order = EpochPermutationSampler(num_samples, seed=seed, shuffle=shuffle)
+        self.global_batch, self.local_batch = global_batch, global_batch // num_replicas
+        self.num_replicas, self.rank, self.seed, self.shuffle, self.epoch = num_replicas, rank, seed, shuffle, 0
+        self.drop_last = drop_last
+        self.full_batches, tail = divmod(num_samples, global_batch)
+        self.tail = 0 if drop_last else -(-tail // num_replicas)  # this process's share of the last batch
+        self.num_samples = self.full_batches * self.local_batch + self.tail
+        self.total_size = self.num_samples * num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.order.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        order = list(self.order)
+        mine = []
+        for s in range(self.full_batches):
+            base = s * self.global_batch + self.rank * self.local_batch
+            mine.extend(order[base:base + self.local_batch])
+        if self.tail:
+            rest = order[self.full_batches * self.global_batch:]
+            rest += [order[i % len(order)] for i in range(self.tail * self.num_replicas - len(rest))]
+            mine.extend(rest[self.rank * self.tail:(self.rank + 1) * self.tail])
+        return iter(mine)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 def make_loader(dataset: SkeletonDataset, batch_size: int, *, shuffle: bool, seed: int = 0,
-                num_workers: int = 0, drop_last: bool = False, device: torch.device | None = None):
-    sampler = EpochPermutationSampler(len(dataset), seed=seed, shuffle=shuffle)
+                num_workers: int = 0, drop_last: bool = False, device: torch.device | None = None,
+                distributed: bool = False):
+    """A loader in the order of `EpochPermutationSampler`. `distributed=True` (training under
+    torchrun): `batch_size` is the global batch and this process loads its share of each."""
+    if distributed and dist.world_size() > 1:
+        sampler = DistributedEpochSampler(len(dataset), batch_size, num_replicas=dist.world_size(),
+                                          rank=dist.rank(), seed=seed, shuffle=shuffle, drop_last=drop_last)
+        batch_size = sampler.local_batch
+    else:
+        sampler = EpochPermutationSampler(len(dataset), seed=seed, shuffle=shuffle)
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
         drop_last=drop_last, pin_memory=device is not None and device.type == "cuda", collate_fn=collate,

@@ -89,6 +89,9 @@ class DataConfig:
     # settings of the embedded synthetic set (sslskel.data.synthetic.SyntheticConfig, whose
     # defaults apply to keys not given), e.g. {num_classes: 10, seed: 1}
     synthetic: dict = field(default_factory=dict)
+    # class ids left out of pretraining (both splits of that run, the online kNN included), so
+    # that `linear_eval/run.py --protocols uncertainty` can score them as unseen classes (OOD)
+    exclude_classes: list[int] = field(default_factory=list)
 
     def __post_init__(self):
         # layout, format, benchmark, normalize, augment: check_data_settings (they need tables)
@@ -96,6 +99,7 @@ class DataConfig:
             "modality": one_of(MODALITIES),
             "frames": integer(1),
             "num_workers": integer(0),
+            "exclude_classes": each(integer(0)),
         }, section="data")
 
 

@@ -59,7 +59,9 @@ from torch import nn
 
 from ..common.checkpoint import (FORMAT_VERSION, capture_rng_state, load_checkpoint, load_weights,
                                  require_keys, restore_rng_state, save_checkpoint)
-from ..common.device import autocast, resolve_device
+from .. import distributed
+from ..common.device import resolve_device
+from ..common.features import extract_features
 from ..common.io import atomic_write_text, remove_orphan_temporaries
 from ..common.knn import topk_accuracy
 from ..data.build import build_transform, resolve_layout
@@ -69,22 +71,8 @@ from ..methods.auxiliary import AuxiliaryLoss
 from .config import to_dict
 from .loop import train_epoch
 from .optim import GroupOptimizers
+from .parallel import ParallelStep, prepare_for_processes
 from .run_log import RunLogger, truncate_metrics
-
-
-@torch.no_grad()
-def predict(encoder: nn.Module, classifier: nn.Module, loader, device: torch.device,
-            amp: str) -> dict[str, np.ndarray]:
-    """Scores (N, classes) and labels in data order, everything in eval mode."""
-    encoder.eval()
-    classifier.eval()
-    scores, labels = [], []
-    for batch in loader:
-        with autocast(device, amp):
-            logits = classifier(encoder(batch.views[0].to(device), batch.lengths[:, 0].to(device)).float())
-        scores.append(logits.float().cpu())
-        labels.append(batch.labels)
-    return {"scores": torch.cat(scores).numpy(), "labels": torch.cat(labels).numpy()}
 
 
 def top_k(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -103,14 +91,14 @@ class FineTuner:
         self.cfg, self.ft, self.optim_cfg = cfg, cfg.finetune, cfg.finetune.optim
         resolve_layout(cfg.data, train_data)
         self.seed = cfg.run.seed if seed is None else seed
-        self.device = resolve_device(cfg.run.device)
+        self.device = distributed.init_distributed(resolve_device(cfg.run.device))
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress, self.prefix = progress, log_prefix
         self.train_data, self.val_data = train_data, val_data
         names = [aux.name for aux in aux_losses]
         if len(set(names)) != len(names):
             raise ValueError(f"auxiliary losses need distinct names, got {names}")
-        self.encoder = encoder.to(self.device)
+        self.encoder = prepare_for_processes(encoder.to(self.device), self.device)
         self.aux_losses = nn.ModuleList(aux_losses).to(self.device)
         self.needs_graphs = any(aux.needs == "graphs" for aux in aux_losses)
         num_classes = max(int(train_data.num_classes), int(val_data.num_classes))
@@ -121,12 +109,17 @@ class FineTuner:
         self.optimizers = GroupOptimizers({"main": params}, self.optim_cfg)
         train_set = SkeletonDataset(train_data, build_transform(cfg.data, train=True, preset=self.ft.augment),
                                     seed=self.seed)
+        distributed.local_batch_size(self.optim_cfg.batch_size, "finetune.optim.batch_size")
         self.loader = make_loader(train_set, self.optim_cfg.batch_size, shuffle=True, seed=self.seed,
-                                  num_workers=cfg.data.num_workers, device=self.device)
-        val_set = SkeletonDataset(val_data, build_transform(cfg.data, train=False,
-                                                            eval_ratio=self.ft.eval_ratio))
-        self.val_loader = make_loader(val_set, self.optim_cfg.batch_size * 4, shuffle=False,
-                                      num_workers=cfg.data.num_workers, device=self.device)
+                                  num_workers=cfg.data.num_workers, device=self.device, distributed=True)
+        # under torchrun the step runs as DistributedDataParallel's forward
+        self.parallel_step = ParallelStep(
+            nn.ModuleDict({"encoder": self.encoder, "classifier": self.classifier, "aux": self.aux_losses}),
+            self.losses, self.device)
+        self.val_transform = build_transform(cfg.data, train=False, eval_ratio=self.ft.eval_ratio)
+        # for graph-distance predictions (one process): the batches evaluate() uses
+        self.val_loader = make_loader(SkeletonDataset(val_data, self.val_transform), self.optim_cfg.batch_size * 4,
+                                      shuffle=False, num_workers=cfg.data.num_workers, device=self.device)
         self.num_persons = train_data.shape[3]
         self.epoch, self.step, self.history = 0, 0, []
 
@@ -185,7 +178,7 @@ class FineTuner:
             module.train()
 
         def step_fn(batch, step):
-            terms = self.losses(batch)
+            terms = self.parallel_step(batch)
             return {"main": terms.pop("loss")}, terms
 
         result = train_epoch(self.loader, step_fn, self.optimizers, epoch=self.epoch, step=self.step,
@@ -196,8 +189,12 @@ class FineTuner:
         return result.means, result.seconds
 
     def evaluate(self) -> dict[str, float]:
-        pred = predict(self.encoder, self.classifier, self.val_loader, self.device, self.cfg.run.amp)
-        return top_k(pred["scores"], pred["labels"])
+        """Top-1 / top-5 on the val split (under torchrun: sharded over the processes)."""
+        scores, labels = extract_features(self.encoder, self.val_data, self.val_transform,
+                                          batch_size=self.optim_cfg.batch_size * 4, device=self.device,
+                                          amp=self.cfg.run.amp, num_workers=self.cfg.data.num_workers,
+                                          head=self.classifier)
+        return top_k(scores, labels)
 
     def announce_setup(self, logger) -> None:
         """Print (and keep in the run directory) what the auxiliary losses adapted to the data."""
@@ -214,7 +211,7 @@ class FineTuner:
             if self.run_dir is None:
                 raise ValueError("resume needs the run_dir holding checkpoints/last.pt")
             self.load(self.checkpoint_path)
-        logger = RunLogger(self.run_dir) if self.run_dir is not None else None
+        logger = RunLogger(self.run_dir, enabled=distributed.is_main()) if self.run_dir is not None else None
         self.announce_setup(logger)
         try:
             while self.epoch < self.optim_cfg.epochs:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from .. import distributed
 from ..common.device import autocast
 from ..data.batch import Batch
 from ..data.dataset import set_loader_epoch
@@ -61,15 +62,27 @@ def lr_name(group: str) -> str:
     return "lr" if group == "main" else f"lr_{group}"
 
 
+def mean_over_processes(values: dict) -> dict[str, float]:
+    """{name: float} averaged over the torchrun processes (one all-reduce; plain floats alone)."""
+    keys = sorted(values)
+    stacked = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
+    if distributed.world_size() > 1:
+        stacked = distributed.all_reduce_mean(stacked.to(distributed.collective_device()))
+    return dict(zip(keys, stacked.tolist()))
+
+
 def train_epoch(loader: Iterable[Batch], step_fn: StepFn, optimizers: GroupOptimizers, *, epoch: int,
                 step: int, device: torch.device, amp: str = "off", desc: str = "", progress: bool = True,
                 logger: RunLogger | None = None, log_every: int = 0, prefix: str = "train",
-                after_step: Callable[[], None] | None = None, failure_hint: str = "") -> EpochResult:
-    """Train one epoch (see the module docstring); `step` counts optimiser steps done before it."""
+                after_step: Callable[[], None] | None = None, failure_hint: str = "",
+                after_backward: Callable[[], None] | None = None) -> EpochResult:
+    """Train one epoch (see the module docstring); `step` counts optimiser steps done before it.
+    Under torchrun every process runs it on its share of each batch; the logged values and the
+    epoch means are averaged over the processes, throughput is summed."""
     if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
         set_loader_epoch(loader, epoch)
     lrs = optimizers.set_epoch(epoch)
-    bar = tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(loader, desc=desc, disable=not (progress and distributed.is_main()), leave=False, dynamic_ncols=True)
     sums: dict[str, torch.Tensor | float] = {}
     counts: dict[str, int] = {}
     start = window_start = time.perf_counter()
@@ -82,7 +95,7 @@ def train_epoch(loader: Iterable[Batch], step_fn: StepFn, optimizers: GroupOptim
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{prefix}: {loss_name(group)} is {loss.item()} at epoch {epoch}, "
                                          f"step {step}" + (f"; {failure_hint}" if failure_hint else ""))
-        optimizers.step(losses)
+        optimizers.step(losses, after_backward)
         if after_step is not None:
             after_step()
         step += 1
@@ -99,12 +112,14 @@ def train_epoch(loader: Iterable[Batch], step_fn: StepFn, optimizers: GroupOptim
             elapsed = time.perf_counter() - window_start
             record = {f"{prefix}/{loss_name(g)}": loss.detach() for g, loss in losses.items()}
             record.update({f"{prefix}/{lr_name(g)}": lr for g, lr in lrs.items()})
-            record[f"{prefix}/samples_per_s"] = window_samples / max(elapsed, 1e-9)
             record.update(scalars)
-            record = {k: float(v) for k, v in record.items()}
+            record = mean_over_processes(record)
+            record[f"{prefix}/samples_per_s"] = distributed.world_size() * window_samples / max(elapsed, 1e-9)
             if logger is not None:
                 logger.log(record, step=step, epoch=epoch)
             bar.set_postfix(loss=f"{record.get(f'{prefix}/loss', float('nan')):.3f}", lr=f"{lrs.get('main', 0):.2g}")
             window_start, window_samples = time.perf_counter(), 0
+    if distributed.world_size() > 1:  # every process has the same keys: all_reduce in a fixed order
+        sums = mean_over_processes(sums)  # equal shares per process: the mean of sums is fair
     means = {key: float(total) / counts[key] for key, total in sums.items()}
     return EpochResult(means=means, samples=samples, steps=step, seconds=time.perf_counter() - start)

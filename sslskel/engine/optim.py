@@ -65,8 +65,9 @@ class GroupOptimizers:
             set_lr(self.optimizers[name], self.lrs[name])
         return dict(self.lrs)
 
-    def step(self, losses: dict[str, torch.Tensor]) -> None:
-        """Back-propagate each group's loss into its own parameters, then step in order."""
+    def step(self, losses: dict[str, torch.Tensor], after_backward=None) -> None:
+        """Back-propagate each group's loss into its own parameters, then step in order;
+        `after_backward()` runs between the two (averaging gradients over processes)."""
         unknown = set(losses) - set(self.optimizers)
         if unknown:
             raise ValueError(f"losses for unknown parameter group(s) {sorted(unknown)}; "
@@ -80,6 +81,8 @@ class GroupOptimizers:
             for i, name in enumerate(names):
                 # `inputs` keeps this loss's gradient out of the other groups' parameters
                 losses[name].backward(inputs=self.params[name], retain_graph=i < len(names) - 1)
+        if after_backward is not None:
+            after_backward()
         for name in names:
             self.optimizers[name].step()
 

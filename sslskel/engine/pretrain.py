@@ -19,14 +19,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..data.build import load_data
 from ..methods import build_method
 from ..common.checkpoint import seed_everything
-from ..common.device import apply_run_settings
+from .. import distributed
+from ..common.device import apply_run_settings, resolve_device
 from ..common.io import atomic_write_json, remove_orphan_temporaries
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UserError
 from .config import save_config
-from .trainer import PretrainTrainer
+from .trainer import PretrainTrainer, process_seed
 
 
 def new_run_dir(out_dir: str | Path, method: str) -> Path:
@@ -51,7 +54,26 @@ def load_splits(cfg):
     for key, value in requested.items():
         if getattr(cfg.data, key) != value:
             print(f"data.{key}: {value} -> {getattr(cfg.data, key)} ({train.file_format} data)")
+    if cfg.data.exclude_classes:
+        train, val = exclude_classes(train, cfg.data.exclude_classes), exclude_classes(val, cfg.data.exclude_classes)
+        print(f"data.exclude_classes: {sorted(set(cfg.data.exclude_classes))} left out of pretraining "
+              f"({len(train)} train / {len(val)} val clips remain)")
     return train, val
+
+
+def exclude_classes(data, classes):
+    """`data` without the samples of `classes` (data.exclude_classes): pretraining never sees
+    them, so the uncertainty protocol can score them as unseen (its --ood-classes)."""
+    classes = sorted({int(c) for c in classes})
+    num_classes = data.num_classes
+    bad = [c for c in classes if c >= num_classes]
+    if bad:
+        raise UserError("data.exclude_classes", "class ids", f"0-based ids in [0, {num_classes - 1}]", str(bad))
+    keep = ~np.isin(np.asarray(data.labels), classes)
+    if not keep.any():
+        raise UserError("data.exclude_classes", "class ids", "some class left to pretrain on",
+                        f"{classes} (every {data.source} sample)")
+    return data.subset(keep)
 
 
 def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Path | None = None):
@@ -67,10 +89,12 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
         last = run_dir / "checkpoints" / "last.pt"
         if not last.is_file():
             raise CheckpointError(last, "file", "a checkpoint to resume from", "no such file")
-    if run_dir is not None:  # temporary files a killed write left behind
+    if run_dir is not None and distributed.is_main():  # temporary files a killed write left behind
         remove_orphan_temporaries(run_dir, Path(run_dir) / "checkpoints")
     apply_run_settings(cfg.run)
-    seed_everything(cfg.run.seed)
+    distributed.init_distributed(resolve_device(cfg.run.device))
+    distributed.local_batch_size(cfg.optim.batch_size)  # refused now if it does not split
+    seed_everything(cfg.run.seed)  # the same on every process: the same initial weights
 
     train, val = load_splits(cfg)
     channels, _, _, persons = train.shape
@@ -79,12 +103,17 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
                               knn_data=(train, val) if cfg.run.knn_every else None)
     if resume_dir is not None:
         trainer.resume()
-    elif run_dir is None:
-        trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method)
-    trainer.run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, trainer.run_dir / "config.yaml")
+    else:
+        seed_everything(process_seed(cfg.run.seed, distributed.rank()))  # dropout etc. differ per process
+        if run_dir is None:  # rank 0 names it; every process writes into the same one
+            trainer.run_dir = Path(distributed.broadcast_object(
+                str(new_run_dir(cfg.run.out_dir, cfg.method)) if distributed.is_main() else None))
+    if distributed.is_main():
+        trainer.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, trainer.run_dir / "config.yaml")
 
     summary = trainer.fit()
     summary = {"epochs": trainer.epoch, "steps": trainer.step, **summary}
-    atomic_write_json(trainer.run_dir / "summary.json", summary)
+    if distributed.is_main():
+        atomic_write_json(trainer.run_dir / "summary.json", summary)
     return trainer.run_dir, summary

@@ -25,8 +25,12 @@ from ..errors import UserError
 
 
 class RunLogger:
-    def __init__(self, run_dir: str | Path, tensorboard: bool = True):
+    def __init__(self, run_dir: str | Path, tensorboard: bool = True, enabled: bool = True):
+        """`enabled=False` (processes other than rank 0 under torchrun): log nothing, open nothing."""
+        self.enabled = enabled
         self.run_dir = Path(run_dir)
+        if not enabled:
+            return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._jsonl = open(self.run_dir / "metrics.jsonl", "a")
         self._writer = None
@@ -36,6 +40,8 @@ class RunLogger:
             self._writer = SummaryWriter(str(self.run_dir / "tensorboard"))
 
     def log(self, scalars: dict, step: int, epoch: int | None = None) -> None:
+        if not self.enabled:
+            return
         clean = {k: float(v) for k, v in scalars.items() if v is not None}
         record = {"step": int(step), "time": round(time.time(), 3)}
         if epoch is not None:
@@ -48,6 +54,8 @@ class RunLogger:
                 self._writer.add_scalar(key, value, step)
 
     def close(self) -> None:
+        if not self.enabled:
+            return
         self._jsonl.close()
         if self._writer is not None:
             self._writer.close()

@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 
 from ..common.checkpoint import (FORMAT_VERSION, capture_rng_state, load_checkpoint, load_weights,
-                                 require_keys, restore_rng_state, save_checkpoint)
+                                 require_keys, restore_rng_state, save_checkpoint, seed_everything)
+from .. import distributed
 from ..common.device import resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
@@ -40,6 +41,7 @@ from ..methods.base import Progress
 from .config import to_dict
 from .loop import train_epoch
 from .optim import GroupOptimizers
+from .parallel import ParallelStep, prepare_for_processes
 from .run_log import RunLogger, truncate_metrics
 
 
@@ -57,6 +59,28 @@ def method_parameter_groups(method) -> dict[str, list[torch.nn.Parameter]]:
     return groups
 
 
+def restore_process_rng(state: dict, path, seed: int) -> None:
+    """Restore this process's RNG state from a checkpoint: its own when as many processes wrote
+    it; otherwise rank 0 takes rank 0's and the others reseed from (run seed, rank, step)."""
+    per_process = state.get("rng_per_process")
+    n, r = distributed.world_size(), distributed.rank()
+    if per_process is not None and len(per_process) == n:
+        restore_rng_state(per_process[r])
+        return
+    written = len(per_process) if per_process is not None else 1
+    if written != n and distributed.is_main():
+        warnings.warn(f"{path}: written by {written} process(es), resumed by {n}: data order, weights and "
+                      f"method state continue exactly; the global RNG of processes > 0 is reseeded", stacklevel=3)
+    restore_rng_state(state["rng"])
+    if r > 0:
+        seed_everything(process_seed(seed, r, int(state["step"])))
+
+
+def process_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The global-RNG seed of process `rank` (rank 0: the run seed itself)."""
+    return seed if rank == 0 and step == 0 else (seed + 1_000_003 * rank + 7 * step) % (2**31 - 1)
+
+
 class PretrainTrainer:
     def __init__(self, cfg, method, train_data: SkeletonData, run_dir: str | Path | None,
                  knn_data: tuple[SkeletonData, SkeletonData] | None = None):
@@ -64,8 +88,8 @@ class PretrainTrainer:
         only once everything before training has worked)."""
         self.cfg = cfg
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.device = resolve_device(cfg.run.device)
-        self.method = method.to(self.device)
+        self.device = distributed.init_distributed(resolve_device(cfg.run.device))
+        self.method = prepare_for_processes(method.to(self.device), self.device)
         self.train_data = train_data
         self.knn_data = knn_data
         resolve_layout(cfg.data, train_data)
@@ -74,11 +98,14 @@ class PretrainTrainer:
                                   partners=method.needs_partners)
         self.loader = make_loader(dataset, cfg.optim.batch_size, shuffle=True, seed=cfg.run.seed,
                                   num_workers=cfg.data.num_workers, drop_last=True,
-                                  device=self.device)
+                                  device=self.device, distributed=True)
         if len(self.loader) == 0:
             raise ValueError(f"{train_data.source}: training split has {len(train_data)} samples, "
                              f"fewer than optim.batch_size={cfg.optim.batch_size}")
         self.optimizers = GroupOptimizers(method_parameter_groups(self.method), cfg.optim)
+        # under torchrun the step runs as DistributedDataParallel's forward
+        self.parallel_step = ParallelStep(self.method, self.method.training_step, self.device,
+                                          separate_backward=len(self.method.groups) > 1)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps completed
         self.saved: tuple[Path, int] | None = None  # (checkpoint on disk, the epoch it holds)
@@ -89,23 +116,34 @@ class PretrainTrainer:
         return self.run_dir / "checkpoints"
 
     def state(self) -> dict:
-        return {
+        """The checkpoint; under torchrun (called on every process) it also holds every
+        process's RNG state, so each resumes its own."""
+        rng = capture_rng_state()
+        state = {
             "version": FORMAT_VERSION,
             "method": self.method.state_dict(),
             "optimizers": self.optimizers.state_dict(),
             "epoch": self.epoch,
             "step": self.step,
-            "rng": capture_rng_state(),
+            "rng": rng,
             "config": to_dict(self.cfg),
         }
+        if distributed.world_size() > 1:
+            state["rng_per_process"] = distributed.all_gather_objects(rng)
+        return state
 
     def save(self) -> None:
+        """Rank 0 writes (atomically); every process waits for it, so none runs ahead of the
+        checkpoint a crash would resume from."""
         state = self.state()
-        save_checkpoint(self.checkpoint_dir / "last.pt", state)
-        self.saved = (self.checkpoint_dir / "last.pt", self.epoch)
+        last = self.checkpoint_dir / "last.pt"
         every = self.cfg.run.checkpoint_every
-        if every and self.epoch % every == 0:
-            save_checkpoint(self.checkpoint_dir / f"epoch_{self.epoch:04d}.pt", state)
+        if distributed.is_main():
+            save_checkpoint(last, state)
+            if every and self.epoch % every == 0:
+                save_checkpoint(self.checkpoint_dir / f"epoch_{self.epoch:04d}.pt", state)
+        distributed.barrier()
+        self.saved = (last, self.epoch)
 
     def load(self, path: str | Path, state: dict | None = None) -> None:
         """Continue from the checkpoint at `path` (`state`: its contents, when already read)."""
@@ -121,8 +159,10 @@ class PretrainTrainer:
             raise CheckpointError(path, "optimizers", "the optimiser state of this config's groups",
                                   f"another ({e})") from None
         self.epoch, self.step = state["epoch"], state["step"]
-        restore_rng_state(state["rng"])
-        truncate_metrics(self.run_dir, self.step)
+        restore_process_rng(state, path, self.cfg.run.seed)
+        if distributed.is_main():
+            truncate_metrics(self.run_dir, self.step)
+        distributed.barrier()
         self.saved = (path, self.epoch)
 
     def periodic_checkpoints(self) -> list[Path]:
@@ -177,7 +217,7 @@ class PretrainTrainer:
             self.resume()
         cfg = self.cfg
         summary = {}
-        with RunLogger(self.run_dir) as logger:
+        with RunLogger(self.run_dir, enabled=distributed.is_main()) as logger:
             try:
                 while self.epoch < cfg.optim.epochs:
                     summary = self.train_epoch(logger)
@@ -198,8 +238,9 @@ class PretrainTrainer:
         cfg, epoch = self.cfg, self.epoch
         self.method.train()
         result = train_epoch(
-            self.loader, lambda batch, step: self.method.training_step(batch, Progress(epoch, step)),
+            self.loader, lambda batch, step: self.parallel_step(batch, Progress(epoch, step)),
             self.optimizers, epoch=epoch, step=self.step, device=self.device, amp=cfg.run.amp,
+            after_backward=self.parallel_step.after_backward,
             desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", progress=cfg.run.progress, logger=logger,
             log_every=cfg.run.log_every, prefix="train", after_step=self.method.after_optimizer_step,
             failure_hint=self.last_good())

@@ -18,12 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..common.features import extract_features
 from ..common.knn import topk_accuracy
 from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader
 from ..engine.loop import train_epoch
 from ..engine.optim import GroupOptimizers
+from ..engine.parallel import ParallelStep
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -60,14 +62,21 @@ def linear_probe(encoder: nn.Module, train_data, val_data, data_cfg, lin_cfg,
     optimizers = GroupOptimizers({"main": list(classifier.parameters())}, optim)
     train_set = SkeletonDataset(train_data, build_transform(data_cfg, train=True, preset=lin_cfg.augment),
                                 seed=lin_cfg.seed)
+    # under torchrun: each process encodes its share of every batch, DDP averages the classifier's gradients
+    distributed.local_batch_size(optim.batch_size, "linear.optim.batch_size")
     loader = make_loader(train_set, optim.batch_size, shuffle=True, seed=lin_cfg.seed,
-                         num_workers=data_cfg.num_workers, device=device)
+                         num_workers=data_cfg.num_workers, device=device, distributed=True)
 
-    def step_fn(batch, step):
+    def classify(batch):
         with torch.no_grad():  # the loop's autocast covers the frozen encoder
             feats = encoder(batch.views[0], batch.lengths[:, 0])
         with torch.autocast(device.type, enabled=False):  # the classifier trains in fp32
             return {"main": F.cross_entropy(classifier(feats.float()), batch.labels)}, {}
+
+    parallel_step = ParallelStep(classifier, classify, device)
+
+    def step_fn(batch, step):
+        return parallel_step(batch)
 
     history, step = [], 0
     for epoch in range(optim.epochs):

@@ -23,10 +23,12 @@ Example:
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
+from .. import distributed
 from ..data.build import build_transform, load_data
 from ..data.dataset import SkeletonDataset, make_loader
 from ..methods import build_method, method_class
@@ -126,11 +128,20 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
         require_embeddings(cfg, model)
     if "uncertainty" in protocols:
         require_posterior(cfg, model)
+        if ood_classes is None:  # a run pretrained without some classes scores them as OOD
+            ood_classes = list(cfg.data.exclude_classes)
+        unseen = set(cfg.data.exclude_classes)
+        if any(int(c) not in unseen for c in ood_classes):
+            warnings.warn(f"--ood-classes {sorted(ood_classes)}: pretraining saw some of them (its "
+                          f"data.exclude_classes: {sorted(unseen)}); they are unseen by the probe only",
+                          stacklevel=2)
     elif ood_classes:
         raise UserError("--ood-classes", "protocols", "--protocols uncertainty (the only protocol using it)",
                         f"{','.join(protocols)}")
     apply_run_settings(cfg.run)
-    device = resolve_device(cfg.run.device)
+    # under torchrun: features are extracted in shards and the linear probe trains with DDP;
+    # the other protocols' small fits run whole on every process (the same numbers everywhere)
+    device = distributed.init_distributed(resolve_device(cfg.run.device))
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
     if "single-shot" in protocols:  # no camera metadata: refused before anything trains
         single_shot_parts(train)
@@ -191,6 +202,7 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
             **uncertainty_study(model, train_x, train_y, val_x, val_y, val, transform,
                                 num_samples=cfg.vcl.eval_samples, seed=cfg.linear.seed,
                                 ood_classes=list(ood_classes or ()),
+                                pretraining_excluded=list(cfg.data.exclude_classes),
                                 num_classes=max(train.num_classes, val.num_classes), device=device,
                                 amp=cfg.run.amp),
             "representation": "posterior q(z | x) of the centre crop; probe on encoder features"}

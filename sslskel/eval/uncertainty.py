@@ -53,8 +53,8 @@ from .diagnostics import auroc, bootstrap_ci, logistic_probe_probabilities, spea
 SCORES = ("mean_posterior_variance", "one_minus_resultant_length")
 NOISE_STDS = (0.01, 0.02, 0.05, 0.1, 0.2)  # data units (metres for NTU-style joints)
 DROPOUT_PROBS = (0.1, 0.2, 0.3, 0.4, 0.5)
-PRETRAINING_NOTE = ("the OOD classes must have been left out of pretraining: this protocol only evaluates "
-                    "and cannot check it (the probe leaves them out)")
+PRETRAINING_NOTE = ("pretraining_excluded: whether the run's data.exclude_classes left these classes out of "
+                    "pretraining (if not, they are unseen by the probe only); the probe always leaves them out")
 
 
 # -- corruptions -------------------------------------------------------------------------------
@@ -182,7 +182,8 @@ def check_ood_classes(ood_classes, train_y, test_y, num_classes: int) -> list[in
 
 
 def uncertainty_study(method, train_x, train_y, test_x, test_y, test_data, transform, *, num_samples: int,
-                      seed: int = 0, ood_classes=(), num_classes: int | None = None, bootstrap: int = 1000,
+                      seed: int = 0, ood_classes=(), pretraining_excluded=(), num_classes: int | None = None,
+                      bootstrap: int = 1000,
                       noise_stds=NOISE_STDS, dropout_probs=DROPOUT_PROBS, batch_size: int = 256,
                       device="cpu", amp: str = "auto") -> dict:
     """The three measurements of the module docstring. train_x / test_x: the encoder's centre-crop
@@ -223,7 +224,8 @@ def uncertainty_study(method, train_x, train_y, test_x, test_y, test_data, trans
     result["rho_over"] = "per-sample (level, score) pairs of all levels, level 0 = clean"
 
     if classes:
-        result["ood"] = {"classes": classes, "pretraining_excluded": "assumed, not checked",
+        excluded = {int(c) for c in pretraining_excluded}
+        result["ood"] = {"classes": classes, "pretraining_excluded": all(c in excluded for c in classes),
                          "note": PRETRAINING_NOTE, "ood_samples": int(ood.sum()),
                          **{s: auroc_with_ci(clean[s], ood, num=bootstrap, seed=seed) for s in SCORES}}
     else:

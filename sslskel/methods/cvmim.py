@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from ..distributed import gather_rows_with_grad, rank
 from .base import PretrainMethod, Progress, step_generator
 from .camera import camera_views, project_perspective
 from .cvmim_losses import (FUSIONS, club_upper_bound, discriminator_loss_with_penalty, fuse, fused_dim,
@@ -181,7 +182,7 @@ class CVMIM(PretrainMethod):
         if x.shape[1] % 3:
             raise ValueError(f"cvmim: camera augmentation needs 3-D coordinates (channels a multiple of 3), "
                              f"got {x.shape[1]} channels")
-        return torch.cat([camera_views(part, step_generator(self.seed, step, 1, x.device), s.azimuth_deg,
+        return torch.cat([camera_views(part, step_generator(self.seed, step, 1 + 10 * rank(), x.device), s.azimuth_deg,
                                        s.elevation_deg, s.roll_deg) for part in x.split(3, dim=1)], dim=1)
 
     def second_view(self, batch: Batch, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -204,14 +205,17 @@ class CVMIM(PretrainMethod):
         h = [self.encoder(x_a, batch.lengths[:, 0]), self.encoder(x_b, len_b)]
         z = [self._split(self.split(hv)) for hv in h]  # [(z_p, z_v) of view a, of view b]
 
-        representation = sum(jsd_mi_loss(self.critic(hv).float(), fuse(z_p, z_v, s.fusion))
+        # The MI estimators score pairs across the batch: under torchrun they see the global
+        # batch (G gathers every process's rows; gradients return to their own process).
+        G = gather_rows_with_grad
+        representation = sum(jsd_mi_loss(G(self.critic(hv).float()), G(fuse(z_p, z_v, s.fusion)))
                              for hv, (z_p, z_v) in zip(h, z))
-        cross_view = jsd_mi_loss(z[0][0], z[1][0])
+        cross_view = jsd_mi_loss(G(z[0][0]), G(z[1][0]))
         lambda1 = s.cross_view_weight * (2.0 if s.code_cross_view_factor else 1.0)
         # summed over the two views as the authors' code sums every per-view term
-        club = sum(club_upper_bound(*self.q(z_p), z_v) for z_p, z_v in z)
+        club = sum(club_upper_bound(*map(G, self.q(z_p)), G(z_v)) for z_p, z_v in z)
         if self.q_inter is not None:
-            club = club + 2.0 * club_upper_bound(*self.q_inter(z[0][1]), z[1][1])
+            club = club + 2.0 * club_upper_bound(*map(G, self.q_inter(z[0][1])), G(z[1][1]))
         fake = [torch.sigmoid(torch.cat([z_p, z_v], dim=1)) for z_p, z_v in z]
         prior = sum(prior_matching_loss(self.discriminator(f).float()) for f in fake)
         main = representation + lambda1 * cross_view + s.disentangle_weight * club + s.prior_weight * prior
@@ -220,7 +224,7 @@ class CVMIM(PretrainMethod):
         q_loss = sum(q_log_likelihood_loss(*self.q(z_p.detach()), z_v.detach()) for z_p, z_v in z)
         if self.q_inter is not None:
             q_loss = q_loss + 2.0 * q_log_likelihood_loss(*self.q_inter(z[0][1].detach()), z[1][1].detach())
-        generator = step_generator(self.seed, progress.step, 2, fake[0].device)
+        generator = step_generator(self.seed, progress.step, 2 + 10 * rank(), fake[0].device)
         d_loss = sum(discriminator_loss_with_penalty(
             self.discriminator, torch.rand(f.shape, generator=generator, device=f.device), f.detach())
             for f in fake)

@@ -33,6 +33,10 @@ Implementation choices (documented deviations / details):
   vector vanishes. Anchors and prototypes are renormalised first (no-op for unit input).
 - The generation runs under torch.no_grad() with autocast disabled, in float32 (float64
   inputs stay float64). Positives are returned in that compute dtype.
+- Precision: `nearest_prototype`, the filters and ``halp_loss`` also compute in at least
+  float32 (the common dtype of their inputs, never demoted) with autocast disabled: an
+  enclosing bf16 autocast would recast their matmuls to bf16 even on float32 operands,
+  flipping the rank filter's close calls and rounding the loss.
 - The rank filter keeps ties (p0 at least as similar as every other prototype), so a
   positive exactly at t_max (u = 0) is kept, as the constraint z(t).p0 >= z(t).p_sel
   allows.
@@ -65,6 +69,8 @@ import torch.nn.functional as F
 
 from sslskel.data.errors import DataFormatError
 
+from .losses import _no_autocast
+
 __all__ = [
     "HallucinatedPositives",
     "nearest_prototype",
@@ -94,14 +100,22 @@ class HallucinatedPositives(NamedTuple):
     target_index: torch.Tensor  # (B, P) prototype walked towards (never p0_index)
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.promote_types(dtype, torch.float32)
+def _compute_dtype(*dtypes: torch.dtype) -> torch.dtype:
+    """The common dtype, at least float32 (half types promoted, float64 never demoted)."""
+    result = torch.float32
+    for dtype in dtypes:
+        result = torch.promote_types(result, dtype)
+    return result
 
 
 def nearest_prototype(z: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
-    """Index of the most similar prototype (largest dot product) for each (..., d) vector."""
-    dtype = _compute_dtype(torch.promote_types(z.dtype, prototypes.dtype))
-    return (z.detach().to(dtype) @ prototypes.detach().to(dtype).T).argmax(dim=-1)
+    """Index of the most similar prototype (largest dot product) for each (..., d) vector.
+
+    In at least float32 with autocast off, so bf16 autocast cannot flip near ties.
+    """
+    dtype = _compute_dtype(z.dtype, prototypes.dtype)
+    with torch.no_grad(), _no_autocast(z):
+        return (z.detach().to(dtype) @ prototypes.detach().to(z.device, dtype).T).argmax(dim=-1)
 
 
 def _check_inputs(anchors: torch.Tensor, prototypes: torch.Tensor, num_positives: int, lam: float) -> None:
@@ -182,7 +196,7 @@ def hallucinate_positives(anchors: torch.Tensor, prototypes: torch.Tensor, num_p
     """
     _check_inputs(anchors, prototypes, num_positives, lam)
     batch, num_protos, device = anchors.shape[0], prototypes.shape[0], anchors.device
-    dtype = _compute_dtype(torch.promote_types(anchors.dtype, prototypes.dtype))
+    dtype = _compute_dtype(anchors.dtype, prototypes.dtype)
     with torch.no_grad(), torch.autocast(device_type=device.type, enabled=False):
         z = F.normalize(anchors.detach().to(dtype), dim=1)
         protos = F.normalize(prototypes.detach().to(device=device, dtype=dtype), dim=1)
@@ -211,18 +225,24 @@ def hallucinate_positives(anchors: torch.Tensor, prototypes: torch.Tensor, num_p
 
 
 def rank_filter(positives: torch.Tensor, prototypes: torch.Tensor, p0_index: torch.Tensor) -> torch.Tensor:
-    """(B, P) bool: the positive's nearest prototype is still p0 (ties kept). Paper default."""
-    dtype = _compute_dtype(positives.dtype)
-    with torch.no_grad():
+    """(B, P) bool: the positive's nearest prototype is still p0 (ties kept). Paper default.
+
+    In at least float32 with autocast off: bf16 similarities would misjudge positives near t_max.
+    """
+    dtype = _compute_dtype(positives.dtype, prototypes.dtype)
+    with torch.no_grad(), _no_autocast(positives):
         sims = positives.detach().to(dtype) @ prototypes.detach().to(positives.device, dtype).T  # (B, P, k)
         to_p0 = torch.gather(sims, 2, p0_index.view(-1, 1, 1).expand(-1, sims.shape[1], 1)).squeeze(2)
         return to_p0 >= sims.amax(dim=2)
 
 
 def variant1_filter(query: torch.Tensor, positives: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-    """(B, P) bool: z_q . z_h >= z_q . z_k (supplement B.1, variant-1; strict)."""
-    dtype = _compute_dtype(positives.dtype)
-    with torch.no_grad():
+    """(B, P) bool: z_q . z_h >= z_q . z_k (supplement B.1, variant-1; strict).
+
+    In at least float32 with autocast off: bf16 would round both sides of the comparison.
+    """
+    dtype = _compute_dtype(query.dtype, positives.dtype, keys.dtype)
+    with torch.no_grad(), _no_autocast(positives):
         q = query.detach().to(dtype)
         to_positive = torch.einsum("bd,bpd->bp", q, positives.detach().to(dtype))
         to_key = (q * keys.detach().to(dtype)).sum(dim=1, keepdim=True)
@@ -231,9 +251,12 @@ def variant1_filter(query: torch.Tensor, positives: torch.Tensor, keys: torch.Te
 
 def variant2_filter(positives: torch.Tensor, anchors: torch.Tensor, prototypes: torch.Tensor,
                     target_index: torch.Tensor) -> torch.Tensor:
-    """(B, P) bool: z_k . z_h >= p_sel . z_k (supplement B.1, variant-2; keeps ~all)."""
-    dtype = _compute_dtype(positives.dtype)
-    with torch.no_grad():
+    """(B, P) bool: z_k . z_h >= p_sel . z_k (supplement B.1, variant-2; keeps ~all).
+
+    In at least float32 with autocast off: bf16 would round both sides of the comparison.
+    """
+    dtype = _compute_dtype(positives.dtype, anchors.dtype, prototypes.dtype)
+    with torch.no_grad(), _no_autocast(positives):
         z = anchors.detach().to(dtype)
         to_positive = torch.einsum("bd,bpd->bp", z, positives.detach().to(dtype))
         to_target = torch.gather(z @ prototypes.detach().to(z.device, dtype).T, 1, target_index)
@@ -267,7 +290,8 @@ def apply_filter(name: str, hallucinated: HallucinatedPositives, query: torch.Te
 # --------------------------------------------------------------------------------- loss
 
 
-def halp_loss(query: torch.Tensor, positives: torch.Tensor, keep: torch.Tensor, temperature: float) -> torch.Tensor:
+def halp_loss(query: torch.Tensor, positives: torch.Tensor, keep: torch.Tensor, temperature: float,
+              count: torch.Tensor | None = None) -> torch.Tensor:
     """- mean over kept (b, i) of (q_b . z_h[b, i]) / temperature; gradient into q only.
 
     Args:
@@ -275,9 +299,13 @@ def halp_loss(query: torch.Tensor, positives: torch.Tensor, keep: torch.Tensor, 
         positives: (B, P, d) hallucinated positives (treated as constants).
         keep: (B, P) bool mask from a filter.
         temperature: tau; with the loss weight mu only mu / tau matters.
+        count: what the sum is divided by instead of keep's count (under torchrun: the global
+            batch's count over the processes, so the processes' mean is the global mean).
 
     Returns:
-        Scalar float32 loss; exactly 0 (still connected to ``query``) when nothing is kept.
+        Scalar loss in at least float32 (float64 if an input is), computed with autocast off
+        (a bf16 einsum would round the similarities that the 1/tau factor then magnifies);
+        exactly 0 (still connected to ``query``) when nothing is kept.
     """
     if query.dim() != 2 or positives.dim() != 3 or positives.shape[0] != query.shape[0] \
             or positives.shape[2] != query.shape[1] or keep.shape != positives.shape[:2]:
@@ -285,9 +313,11 @@ def halp_loss(query: torch.Tensor, positives: torch.Tensor, keep: torch.Tensor, 
                               f"{tuple(query.shape)}, {tuple(positives.shape)}, {tuple(keep.shape)}")
     if not temperature > 0:
         raise ValueError(f"halp_loss: temperature: expected a value > 0, got {temperature}")
-    dtype = _compute_dtype(query.dtype)
-    sims = torch.einsum("bd,bpd->bp", query.to(dtype), positives.detach().to(query.device, dtype))
-    weights = keep.to(dtype)
-    # Dividing by max(count, 1) keeps the graph (and a zero loss) when nothing is kept,
-    # without a host synchronisation to test for that case.
-    return -(sims * weights).sum() / (weights.sum().clamp_min(1.0) * temperature)
+    dtype = _compute_dtype(query.dtype, positives.dtype)
+    with _no_autocast(query):
+        sims = torch.einsum("bd,bpd->bp", query.to(dtype), positives.detach().to(query.device, dtype))
+        weights = keep.to(dtype)
+        # Dividing by max(count, 1) keeps the graph (and a zero loss) when nothing is kept,
+        # without a host synchronisation to test for that case.
+        kept = weights.sum() if count is None else count.to(dtype)
+        return -(sims * weights).sum() / (kept.clamp_min(1.0) * temperature)

@@ -38,7 +38,9 @@ import torch
 
 from ..cluster.spherical_kmeans import BACKENDS, fit_prototypes
 from .base import Progress, step_generator
-from .hallucinate import FILTERS, apply_filter, hallucinate_positives, halp_loss
+from ..distributed import gather_rows, local_rows
+from .hallucinate import FILTERS, HallucinatedPositives, apply_filter, hallucinate_positives, halp_loss
+from .losses import _no_autocast
 from .moco import MoCo
 from .settings import check_settings, integer, number, one_of
 
@@ -131,11 +133,20 @@ class HaLP(MoCo):
             self._refresh_ms = torch.tensor(1000.0 * self.refresh_prototypes(progress.step))
         if self._refresh_ms is not None:
             logs["halp/prototype_refresh_ms"] = self._refresh_ms
-        hallucinated = hallucinate_positives(k, self.prototypes, h.num_positives, h.lam,
+        # Under torchrun: made and filtered for the global batch (the same draws as one process),
+        # then this process keeps its own rows; the loss below is per anchor, so local.
+        k_all, q_all = gather_rows(k), gather_rows(q.detach())
+        hallucinated = hallucinate_positives(k_all, self.prototypes, h.num_positives, h.lam,
                                              generator=step_generator(self.seed, progress.step, 2, k.device))
-        keep = apply_filter(h.filter, hallucinated, q.detach(), k, self.prototypes)
-        loss = halp_loss(q, hallucinated.positives, keep, self.temperature)
-        with torch.no_grad():
+        keep = apply_filter(h.filter, hallucinated, q_all, k_all, self.prototypes)
+        count = None
+        if k_all.shape[0] != k.shape[0]:  # the loss is a mean over the global batch's kept pairs
+            count = keep.sum() * k.shape[0] / k_all.shape[0]
+            rows = local_rows(k.shape[0])
+            hallucinated, keep = HallucinatedPositives(*(field[rows] for field in hallucinated)), keep[rows]
+        loss = halp_loss(q, hallucinated.positives, keep, self.temperature, count=count)
+        # logged similarities in fp32 with autocast off (a bf16 einsum would round them)
+        with torch.no_grad(), _no_autocast(q):
             kept = keep.float()
             sims = torch.einsum("bd,bpd->bp", q.detach().float(), hallucinated.positives.float())
             logs.update({

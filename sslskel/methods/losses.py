@@ -4,11 +4,12 @@
 * `nt_xent`: SimCLR's NT-Xent over the 2N embeddings of two views (2N - 2 in-batch negatives).
 * `supcon`: Khosla et al.'s supervised contrastive loss (the L_out form).
 
-Precision of `nt_xent` and `supcon`: they compute in at least fp32 with autocast switched off
-inside, so bf16 inputs (or a caller under bf16 autocast) give fp32 results and fp64 stays fp64:
+Precision: all three compute in at least fp32 with autocast switched off inside, so bf16
+inputs (or a caller under bf16 autocast) give fp32 results and fp64 stays fp64 (never demoted):
 a softmax over a few hundred similarities divided by a temperature of 0.07 is where bf16's
-8-bit mantissa (similarities off by up to 0.004, logits by 0.06) would show. (`info_nce` is
-kept bit-exact as it was; MoCo's regression tests depend on it.)
+8-bit mantissa (similarities off by up to 0.004, logits by 0.06) would show. Casting q and k
+with `.float()` is not enough: an enclosing autocast recasts the matmul itself to bf16. For
+fp32 inputs the arithmetic is unchanged (MoCo's bit-exact regression tests depend on it).
 
 Example:
     >>> import torch, torch.nn.functional as F
@@ -37,17 +38,30 @@ def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature:
 
     q, k: (B, D) L2-normalised; queue: (K, D) L2-normalised, treated as constants.
     Returns the mean loss and the (B, 1 + K) logits (positive in column 0).
+    Computed in at least fp32 with autocast off: under bf16 autocast q @ queue.T would
+    otherwise run in bf16 and the logits (divided by 0.07) would be off by up to ~0.02.
     """
-    l_pos = (q * k).sum(dim=1, keepdim=True)
-    l_neg = q @ queue.t()
-    logits = torch.cat([l_pos, l_neg], dim=1) / temperature
-    labels = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
-    return F.cross_entropy(logits, labels), logits
+    dtype = _at_least_fp32_dtype(q, k, queue)
+    with _no_autocast(q):
+        q, k, queue = q.to(dtype), k.to(dtype), queue.to(dtype)
+        l_pos = (q * k).sum(dim=1, keepdim=True)
+        l_neg = q @ queue.t()
+        logits = torch.cat([l_pos, l_neg], dim=1) / temperature
+        labels = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
+        return F.cross_entropy(logits, labels), logits
 
 
 def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     """Promote half/bf16 to fp32; fp32 and fp64 stay as they are (never demote)."""
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def _at_least_fp32_dtype(*tensors: torch.Tensor) -> torch.dtype:
+    """The common dtype of ``tensors``, at least fp32: half/bf16 are promoted, fp64 is never demoted."""
+    dtype = torch.float32
+    for t in tensors:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return dtype
 
 
 def _no_autocast(x: torch.Tensor):

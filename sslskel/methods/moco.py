@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.batch import Batch
+from ..distributed import gather_rows
 from .base import PretrainMethod, Progress, projection_mlp
 from .losses import info_nce
 from .settings import check_settings, integer, number
@@ -117,7 +118,7 @@ class MoCo(PretrainMethod):
         for name, term in query_terms.items():
             extra_loss = extra_loss + term
             logs[f"loss/{name}"] = term.detach()
-        self.enqueue(k)
+        self.enqueue(gather_rows(k))  # under torchrun: every process's keys, the same queue everywhere
         with torch.no_grad():
             logs.update({
                 "loss/infonce": loss.detach(),

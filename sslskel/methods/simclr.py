@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.batch import Batch
+from ..distributed import gather_rows_with_grad
 from .base import PretrainMethod, Progress, projection_mlp
 from .losses import nt_xent
 from .settings import check_settings, integer, number
@@ -60,7 +61,8 @@ class SimCLR(PretrainMethod):
     def training_step(self, batch: Batch, progress: Progress):
         z1, terms1 = self.embed(batch.views[0], batch.lengths[:, 0], progress, 0)
         z2, terms2 = self.embed(batch.views[1], batch.lengths[:, 1], progress, 1)
-        loss, top1 = nt_xent(z1, z2, self.temperature)
+        # under torchrun: the global batch's 2N - 2 negatives (gradients return to each process's rows)
+        loss, top1 = nt_xent(gather_rows_with_grad(z1), gather_rows_with_grad(z2), self.temperature)
         logs = {"loss/nt_xent": loss.detach(), "contrast/top1": top1.detach(),
                 "sim/positive": (z1 * z2).sum(1).mean().detach()}
         total = loss

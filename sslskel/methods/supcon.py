@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..distributed import gather_rows, gather_rows_with_grad
 from .auxiliary import AuxiliaryLoss
 from .base import projection_mlp, step_generator
 from .losses import supcon
@@ -62,15 +63,21 @@ class SupervisedContrast(AuxiliaryLoss):
             self.projector = projection_mlp(in_dim, settings.hidden, settings.dim)
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))  # seeds the samples; resumes exactly
 
+    @staticmethod
+    def global_batch(z, labels):
+        """Under torchrun, every process's (z, labels): positives and negatives from the global
+        batch, as with one process (gradients return to each process's own rows)."""
+        return gather_rows_with_grad(z), gather_rows(labels)
+
     def forward(self, inputs, labels, sample_index=None, num_persons=1):
         s = self.settings
         if not s.variational:
             z = F.normalize(self.projector(inputs).float(), dim=1)
-            return {"loss_supcon": s.weight * supcon(z, labels, s.temperature)}
+            return {"loss_supcon": s.weight * supcon(*self.global_batch(z, labels), s.temperature)}
         mu, logvar = self.projector(inputs)
         generator = step_generator(self.seed, int(self.calls), 0, mu.device)
         if self.training:
             self.calls += 1
-        z = sample_projected_normal(mu, logvar, generator=generator)
-        return {"loss_supcon": s.weight * supcon(z, labels, s.temperature),
+        z = sample_projected_normal(mu, logvar, generator=generator, global_batch=True)
+        return {"loss_supcon": s.weight * supcon(*self.global_batch(z, labels), s.temperature),
                 "loss_kl": s.beta * normalized_kl(mu, logvar)}

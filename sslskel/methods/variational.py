@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..distributed import draw_local_rows
 from .losses import _at_least_fp32, _no_autocast
 
 
@@ -96,7 +97,7 @@ def _check_pair(name: str, mu: torch.Tensor, logvar: torch.Tensor) -> None:
 
 
 def sample_projected_normal(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None,
-                            num_samples: int | None = None) -> torch.Tensor:
+                            num_samples: int | None = None, global_batch: bool = False) -> torch.Tensor:
     """Samples z = normalize(mu + exp(logvar / 2) * eps) of PN(mu, diag exp(logvar)), on the unit sphere.
 
     mu, logvar: (N, D). num_samples None (the default): one sample per row, (N, D), for
@@ -104,7 +105,8 @@ def sample_projected_normal(mu: torch.Tensor, logvar: torch.Tensor, generator: t
     when S = 1 (our choice: the shape follows the argument's kind, never its value). eps ~ N(0, I)
     is drawn from `generator` (on mu's device; None: the global generator), so a seeded
     generator gives the same samples again. Reparameterised: gradients reach mu and logvar.
-    fp32 at least (module docstring).
+    fp32 at least (module docstring). `global_batch=True` (training under torchrun): eps is
+    drawn for the whole global batch and this process takes its rows, as one process would.
     """
     _check_pair("sample_projected_normal", mu, logvar)
     if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int)
@@ -113,7 +115,11 @@ def sample_projected_normal(mu: torch.Tensor, logvar: torch.Tensor, generator: t
     with _no_autocast(mu):
         mu, logvar = _at_least_fp32(mu), _at_least_fp32(logvar)
         shape = mu.shape if num_samples is None else (num_samples, *mu.shape)
-        eps = torch.randn(shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        if global_batch and num_samples is None:
+            eps = draw_local_rows(lambda n: torch.randn((n, *shape[1:]), generator=generator, device=mu.device,
+                                                        dtype=mu.dtype), shape[0])
+        else:
+            eps = torch.randn(shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return F.normalize(mu + torch.exp(0.5 * logvar) * eps, dim=-1)
 
 

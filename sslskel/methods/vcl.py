@@ -66,5 +66,6 @@ class Variational:
     def sample_view(self, x: torch.Tensor, lengths: torch.Tensor, step: int, view: int):
         """(a posterior sample on the sphere, {"kl": beta * normalised KL}) of one view."""
         mu, logvar = self.posterior(x, lengths)
-        z = sample_projected_normal(mu, logvar, generator=step_generator(self.seed, step, view, mu.device))
+        z = sample_projected_normal(mu, logvar, generator=step_generator(self.seed, step, view, mu.device),
+                                    global_batch=True)
         return z, {"kl": self.beta * normalized_kl(mu, logvar)}

@@ -86,3 +86,23 @@ def test_graph_encoders_pretrain_with_moco(tiny_config, encoder, args):
                       "run.knn_every=0")
     _, summary = run_pretraining(cfg)
     assert summary["steps"] == 3 and summary["epoch/loss"] > 0
+
+
+def test_excluded_classes_are_left_out_of_pretraining(tiny_config, capsys):
+    from sslskel.engine.pretrain import load_splits
+
+    cfg = tiny_config("data.exclude_classes=[1]")
+    train, val = load_splits(cfg)
+    full_train, full_val = load_splits(tiny_config())
+    assert 1 not in set(train.labels.tolist()) and 1 not in set(val.labels.tolist())
+    assert len(train) == int((full_train.labels != 1).sum()) and len(val) == int((full_val.labels != 1).sum())
+    assert "data.exclude_classes: [1] left out of pretraining" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("classes, match", [("[99]", "0-based ids"), ("[0,1,2]", "some class left")])
+def test_excluded_classes_are_checked(tiny_config, classes, match):
+    from sslskel.engine.pretrain import load_splits
+    from sslskel.errors import UserError
+
+    with pytest.raises(UserError, match=match):
+        load_splits(tiny_config(f"data.exclude_classes={classes}"))

@@ -145,7 +145,7 @@ def test_study_finds_errors_severity_and_ood_in_the_expected_direction():
             assert len(c["mean"]) == 6 and c["rho"] > 0 and c["rho_of_level_means"] > 0
         assert out["ood"][s]["auroc"] > 0.7 and out["ood"][s]["positives"] == 6
     assert out["corruption"]["gaussian_noise"]["levels"] == [0.0, 0.01, 0.02, 0.05, 0.1, 0.2]
-    assert out["ood"]["pretraining_excluded"] == "assumed, not checked"
+    assert out["ood"]["pretraining_excluded"] is False  # no pretraining_excluded given
 
 
 def test_ood_classes_are_checked():
@@ -166,3 +166,13 @@ def test_a_run_without_posterior_is_refused(tiny_config):
         evaluate(cfg, nn.Linear(2, 2), protocols=("uncertainty",))
     with pytest.raises(UserError, match="--ood-classes"):
         evaluate(cfg, nn.Linear(2, 2), protocols=("knn",), ood_classes=[1])
+
+
+def test_study_records_whether_pretraining_left_the_ood_classes_out():
+    test = clip_data(18, 1, noisy=[], very_noisy=[2, 5, 8])
+    train_y = np.arange(30) % 3
+    kw = dict(num_samples=4, seed=0, ood_classes=[2], bootstrap=20)
+    args = (NoiseAwarePosterior(), probe_features(train_y), train_y, probe_features(test.labels, seed=1),
+            test.labels, test, CenterCrop(0.95, 16))
+    assert uncertainty_study(*args, pretraining_excluded=[2, 1], **kw)["ood"]["pretraining_excluded"] is True
+    assert uncertainty_study(*args, pretraining_excluded=[1], **kw)["ood"]["pretraining_excluded"] is False

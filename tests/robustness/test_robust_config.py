@@ -71,7 +71,7 @@ OPTIM_BOUNDS = {"lr": POSITIVE, "momentum": UNIT, "weight_decay": real(0), "batc
 BOUNDS = {
     **{f"{section}.{key}": b for section in ("optim", "linear.optim", "finetune.optim")
        for key, b in OPTIM_BOUNDS.items()},
-    "data.frames": Bounds(1), "data.num_workers": Bounds(0),
+    "data.frames": Bounds(1), "data.num_workers": Bounds(0), "data.exclude_classes": Bounds(0),
     "run.seed": Bounds(0), "run.checkpoint_every": Bounds(0), "run.knn_every": Bounds(0),
     "run.log_every": Bounds(1), "run.threads": Bounds(0),
     "linear.eval_ratio": RATIO, "linear.knn_k": Bounds(1), "linear.knn_temperature": POSITIVE,

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ...data.errors import DataFormatError
+from ...distributed import gather_rows
 from ..auxiliary import AuxiliaryLoss
 from .banks import (InstanceMemoryBank, SampleMemoryBank, SemanticMemoryBank, cap_per_class,
                     check_labels)
@@ -93,8 +94,9 @@ class GraphContrastBase(AuxiliaryLoss):
                        ) -> tuple[torch.Tensor, ContrastSets, torch.Tensor, torch.Tensor]:
         """Instance-bank entries, the picks per anchor, and the (B, E) positive/negative masks."""
         entries, entry_labels, valid = self.instance_bank.flat()
-        with torch.no_grad():
-            similarity = anchors.detach() @ entries.t()
+        # fp32 with autocast off: a bf16 matmul would reorder near-equal similarities (hard picks)
+        with torch.no_grad(), torch.autocast(device_type=anchors.device.type, enabled=False):
+            similarity = anchors.detach().float() @ entries.float().t()
             same = entry_labels[None, :] == labels[:, None]
             positive, negative = valid & same, valid & ~same
             sets = sample_contrast_sets(similarity, positive, negative, self.num_hard_positives,
@@ -129,8 +131,11 @@ class GraphContrastBase(AuxiliaryLoss):
         # Write the batch only after the losses: written first, every anchor would meet its own
         # detached copy (a similarity-1 positive, and 15 % of its class vector), a trivial term
         # that carries no cross-sequence context; this is also MoCo's compute-then-enqueue order.
+        # Under torchrun every process writes the whole global batch (gathered in rank order),
+        # so the banks stay identical across processes and equal to one process's.
         if self.training:
-            self.write_batch(anchors.detach(), labels, sample_index)
+            self.write_batch(gather_rows(anchors.detach()), gather_rows(labels),
+                             None if sample_index is None else gather_rows(sample_index.to(device)))
         return terms
 
 

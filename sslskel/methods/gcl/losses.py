@@ -17,6 +17,10 @@ both losses are InfoNCE with exp(sim / tau).
 
 With nothing to contrast the losses are an exact 0 that still belongs to the autograd graph.
 
+Precision: both losses compute in at least fp32 (the common dtype of their inputs; fp64 stays
+fp64) with autocast switched off inside, so they are fp32 under bf16 autocast: autocast would
+otherwise run the similarity einsum/matmul in bf16 even on fp32 unit vectors, and return bf16.
+
 Example:
     >>> import torch
     >>> anchor = torch.tensor([[1.0, 0.0]])
@@ -32,6 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from ..losses import _at_least_fp32_dtype, _no_autocast
 
 
 @dataclass
@@ -87,19 +93,23 @@ def instance_contrast_loss(anchors: torch.Tensor, positives: torch.Tensor, pos_m
 
     anchors (B, D); positives (B, Pp, D), pos_mask (B, Pp); negatives (B, Nn, D), neg_mask (B, Nn).
     A row is valid when its positive is and its anchor has at least one valid negative.
+    Computed in at least fp32 with autocast off (module docstring): bf16 similarities / t lose ~1e-2.
     """
-    pos_logits = torch.einsum("bd,bpd->bp", anchors, positives) / temperature
-    neg_logits = torch.einsum("bd,bnd->bn", anchors, negatives) / temperature
-    has_negative = neg_mask.any(dim=1)
-    rows = pos_mask & has_negative[:, None]
-    if not bool(rows.any()):
-        return zero_loss(anchors)
-    # a row of only -inf would give NaN gradients through logsumexp even when masked later
-    neg_logits = neg_logits.masked_fill(~neg_mask, float("-inf"))
-    neg_logits = torch.where(has_negative[:, None], neg_logits, torch.zeros_like(neg_logits))
-    neg_lse = torch.logsumexp(neg_logits, dim=1, keepdim=True)
-    per_row = torch.logaddexp(pos_logits, neg_lse) - pos_logits
-    return per_row[rows].mean()
+    dtype = _at_least_fp32_dtype(anchors, positives, negatives)
+    with _no_autocast(anchors):
+        anchors, positives, negatives = anchors.to(dtype), positives.to(dtype), negatives.to(dtype)
+        pos_logits = torch.einsum("bd,bpd->bp", anchors, positives) / temperature
+        neg_logits = torch.einsum("bd,bnd->bn", anchors, negatives) / temperature
+        has_negative = neg_mask.any(dim=1)
+        rows = pos_mask & has_negative[:, None]
+        if not bool(rows.any()):
+            return zero_loss(anchors)
+        # a row of only -inf would give NaN gradients through logsumexp even when masked later
+        neg_logits = neg_logits.masked_fill(~neg_mask, float("-inf"))
+        neg_logits = torch.where(has_negative[:, None], neg_logits, torch.zeros_like(neg_logits))
+        neg_lse = torch.logsumexp(neg_logits, dim=1, keepdim=True)
+        per_row = torch.logaddexp(pos_logits, neg_lse) - pos_logits
+        return per_row[rows].mean()
 
 
 def semantic_contrast_loss(anchors: torch.Tensor, labels: torch.Tensor, class_vectors: torch.Tensor,
@@ -108,14 +118,18 @@ def semantic_contrast_loss(anchors: torch.Tensor, labels: torch.Tensor, class_ve
 
     anchors (B, D), labels (B,), class_vectors (K, D), valid_classes (K,) bool. An anchor counts
     when its own class vector and at least one other class vector are valid.
+    Computed in at least fp32 with autocast off (module docstring): bf16 similarities / t lose ~1e-2.
     """
     labels = labels.long()
-    logits = anchors @ class_vectors.t() / temperature
-    own_valid = valid_classes[labels]
-    other_valid = valid_classes.sum() - own_valid.long() > 0
-    rows = own_valid & other_valid
-    if not bool(rows.any()):
-        return zero_loss(anchors)
-    logits = logits[rows].masked_fill(~valid_classes[None, :], float("-inf"))
-    own = logits.gather(1, labels[rows][:, None]).squeeze(1)
-    return (torch.logsumexp(logits, dim=1) - own).mean()
+    dtype = _at_least_fp32_dtype(anchors, class_vectors)
+    with _no_autocast(anchors):
+        anchors, class_vectors = anchors.to(dtype), class_vectors.to(dtype)
+        logits = anchors @ class_vectors.t() / temperature
+        own_valid = valid_classes[labels]
+        other_valid = valid_classes.sum() - own_valid.long() > 0
+        rows = own_valid & other_valid
+        if not bool(rows.any()):
+            return zero_loss(anchors)
+        logits = logits[rows].masked_fill(~valid_classes[None, :], float("-inf"))
+        own = logits.gather(1, labels[rows][:, None]).squeeze(1)
+        return (torch.logsumexp(logits, dim=1) - own).mean()
