@@ -44,7 +44,8 @@ def world_size() -> int:
 
 
 def rank() -> int:
-    return dist.get_rank() if is_initialized() else 0
+    """This process's rank (from torchrun's RANK even before the group is joined)."""
+    return dist.get_rank() if is_initialized() else int(os.environ.get("RANK", "0"))
 
 
 def local_rank() -> int:
@@ -69,9 +70,9 @@ def init_distributed(device: torch.device, timeout_minutes: float = 30.0) -> tor
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
-    if not is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
-                                timeout=datetime.timedelta(minutes=timeout_minutes))
+    if not is_initialized():  # CPU tensors over gloo, CUDA tensors over NCCL
+        backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend, timeout=datetime.timedelta(minutes=timeout_minutes))
     return device
 
 
@@ -82,7 +83,7 @@ def shutdown() -> None:
 
 def collective_device() -> torch.device:
     """Where tensors for a collective must live: the GPU under NCCL, the CPU under gloo."""
-    if is_initialized() and dist.get_backend() == "nccl":
+    if is_initialized() and "gloo" not in str(dist.get_backend()):
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 

@@ -36,6 +36,8 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from .. import distributed
 from ..errors import UserError
 
@@ -64,6 +66,8 @@ def run_cli(run: Callable[[argparse.Namespace, argparse.ArgumentParser], int],
     debug = args.debug or debug_from_env()
     # under torchrun, processes other than rank 0 keep stderr (errors) but print nothing else
     quiet = open(os.devnull, "w") if int(os.environ.get("RANK", "0")) > 0 else None
+    if distributed.launched_distributed():  # torchrun: join the group before anything is written
+        distributed.init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     try:
         with sslskel_warnings_as_lines(enabled=not debug), \
                 (contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext()):

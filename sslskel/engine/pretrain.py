@@ -33,6 +33,15 @@ from .trainer import PretrainTrainer, process_seed
 
 
 def new_run_dir(out_dir: str | Path, method: str) -> Path:
+    """A new `out_dir/<time>-<method>` directory; under torchrun rank 0 makes it and every
+    process gets its name."""
+    if distributed.world_size() > 1:
+        made = _new_run_dir(out_dir, method) if distributed.is_main() else None
+        return Path(distributed.broadcast_object(None if made is None else str(made)))
+    return _new_run_dir(out_dir, method)
+
+
+def _new_run_dir(out_dir: str | Path, method: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(out_dir) / f"{stamp}-{method}"
     run_dir, n = base, 1
@@ -105,9 +114,8 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
         trainer.resume()
     else:
         seed_everything(process_seed(cfg.run.seed, distributed.rank()))  # dropout etc. differ per process
-        if run_dir is None:  # rank 0 names it; every process writes into the same one
-            trainer.run_dir = Path(distributed.broadcast_object(
-                str(new_run_dir(cfg.run.out_dir, cfg.method)) if distributed.is_main() else None))
+        if run_dir is None:
+            trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method)
     if distributed.is_main():
         trainer.run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, trainer.run_dir / "config.yaml")

@@ -154,6 +154,13 @@ def test_the_entry_points_run_under_two_processes(ddp_data, tmp_path):
                                                  "linear.optim.milestones=[1]"], tmp_path)
     assert [(tmp_path / f"exit_rank{r}.txt").read_text() for r in range(2)] == ["0", "0"]
     assert (run / "eval_linear.json").is_file() and (run / "eval_knn.json").is_file()
+    scratch = tmp_path / "scratch"
+    spawn(cli_worker, 2, "supervised/run.py", ["--seeds", "1", "--supcon", "vsupcon", *common,
+                                                f"run.out_dir={scratch}", "finetune.optim.epochs=1",
+                                                "finetune.optim.batch_size=32"], tmp_path)
+    assert [(tmp_path / f"exit_rank{r}.txt").read_text() for r in range(2)] == ["0", "0"]
+    (run,) = list(scratch.iterdir())  # one run directory, named by rank 0
+    assert (run / "supervised_scratch_vsupcon.json").is_file()
 
 
 def test_skeletongcl_banks_are_fed_the_global_batch(ddp_data, tmp_path):
