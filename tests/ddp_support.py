@@ -177,3 +177,26 @@ def gcl_worker(rank: int, data_dir, out_dir, extra, out: Path) -> None:
     result = tuner.fit()
     torch.save({"banks": {k: v.detach().cpu() for k, v in gcl.state_dict().items()},
                 "history": result["history"]}, Path(out) / f"gcl_rank{rank}.pt")
+
+
+def batchnorm_worker(rank: int, offset: float, out: Path) -> None:
+    """GlobalBatchNorm on this process's half of a fixed batch: output, input and weight
+    gradients, running statistics to out/bn_rank{r}.pt."""
+    from sslskel import distributed
+    from sslskel.models.sync_batchnorm import GlobalBatchNorm
+
+    distributed.init_distributed(torch.device("cpu"))
+    x, w = batchnorm_inputs(offset)
+    rows = slice(rank * 4, rank * 4 + 4)
+    x_local = x[rows].clone().requires_grad_(True)
+    bn = GlobalBatchNorm(4)
+    y = bn(x_local)
+    ((y * w[rows]).sum() / 4).backward()  # the local mean; averaged over 2 processes = the global mean
+    torch.save({"y": y.detach(), "grad_x": x_local.grad, "grad_weight": bn.weight.grad, "grad_bias": bn.bias.grad,
+                "running_mean": bn.running_mean, "running_var": bn.running_var}, Path(out) / f"bn_rank{rank}.pt")
+
+
+def batchnorm_inputs(offset: float):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 4, 5, 3, generator=g, dtype=torch.float64).float() + offset
+    return x, torch.randn(8, 4, 5, 3, generator=g)

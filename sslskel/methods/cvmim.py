@@ -48,9 +48,9 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
-from ..distributed import gather_rows_with_grad, rank
+from ..distributed import draw_local_rows, gather_rows_with_grad
 from .base import PretrainMethod, Progress, step_generator
-from .camera import camera_views, project_perspective
+from .camera import project_perspective, random_rotation_matrices, rotate
 from .cvmim_losses import (FUSIONS, club_upper_bound, discriminator_loss_with_penalty, fuse, fused_dim,
                            jsd_mi_loss, prior_matching_loss, q_log_likelihood_loss)
 from .settings import check_settings, integer, number, one_of
@@ -182,8 +182,11 @@ class CVMIM(PretrainMethod):
         if x.shape[1] % 3:
             raise ValueError(f"cvmim: camera augmentation needs 3-D coordinates (channels a multiple of 3), "
                              f"got {x.shape[1]} channels")
-        return torch.cat([camera_views(part, step_generator(self.seed, step, 1 + 10 * rank(), x.device), s.azimuth_deg,
-                                       s.elevation_deg, s.roll_deg) for part in x.split(3, dim=1)], dim=1)
+        # one camera per clip, drawn for the global batch under torchrun (as one process draws)
+        generator = step_generator(self.seed, step, 1, x.device)
+        cameras = draw_local_rows(lambda n: random_rotation_matrices(n, generator, s.azimuth_deg, s.elevation_deg,
+                                                                     s.roll_deg), len(x))
+        return torch.cat([rotate(part, cameras) for part in x.split(3, dim=1)], dim=1)
 
     def second_view(self, batch: Batch, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(clips, lengths, is_partner): another camera's recording where the batch has one,
@@ -224,9 +227,9 @@ class CVMIM(PretrainMethod):
         q_loss = sum(q_log_likelihood_loss(*self.q(z_p.detach()), z_v.detach()) for z_p, z_v in z)
         if self.q_inter is not None:
             q_loss = q_loss + 2.0 * q_log_likelihood_loss(*self.q_inter(z[0][1].detach()), z[1][1].detach())
-        generator = step_generator(self.seed, progress.step, 2 + 10 * rank(), fake[0].device)
-        d_loss = sum(discriminator_loss_with_penalty(
-            self.discriminator, torch.rand(f.shape, generator=generator, device=f.device), f.detach())
+        generator = step_generator(self.seed, progress.step, 2, fake[0].device)
+        d_loss = sum(discriminator_loss_with_penalty(self.discriminator, draw_local_rows(
+            lambda n: torch.rand((n, *f.shape[1:]), generator=generator, device=f.device), len(f)), f.detach())
             for f in fake)
         logs = {"loss/representation": representation.detach(), "loss/cross_view": cross_view.detach(),
                 "loss/club": club.detach(), "loss/prior": prior.detach(),

@@ -9,9 +9,10 @@ stopping queries from reading their keys through batch statistics, never applied
 one-GPU recipes we reproduce.
 
 On CUDA `torch.nn.SyncBatchNorm` does it; it refuses CPU tensors, so on CPU (gloo) the
-layers become `GlobalBatchNorm`: the per-channel sum, sum of squares and count are all-reduced
-(differentiably) and normalise every process's rows. Rows per process may differ (the GRU
-normalises valid frames only), the count takes care of it.
+layers become `GlobalBatchNorm`: every process's per-channel count, mean and sum of squared
+deviations are gathered (differentiably) and combined into the global batch's statistics,
+which normalise every process's rows. Rows per process may differ (the GRU normalises valid
+frames only), the counts take care of it.
 
 Example (one process: plain BatchNorm):
     >>> import torch
@@ -43,11 +44,16 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         channels = x.shape[1]
         dims = [0, *range(2, x.dim())]
         xf = x.float()  # statistics in fp32 under autocast
+        # each process's count, mean and sum of squared deviations (two-pass, as BatchNorm), then
+        # combined exactly (Chan et al.): E[x^2] - E[x]^2 would cancel badly for offset inputs
+        local_mean = xf.mean(dims)
+        local_m2 = (xf - local_mean.view([1, channels] + [1] * (x.dim() - 2))).pow(2).sum(dims)
         count = xf.new_tensor([x.numel() / channels])
-        stats = distributed.all_reduce_sum_with_grad(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))
-        n = stats[-1]
-        mean = stats[:channels] / n
-        var = (stats[channels:2 * channels] / n - mean * mean).clamp_min(0.0)
+        stats = distributed.gather_rows_with_grad(torch.cat([count, local_mean, local_m2])[None])
+        counts, means, m2s = stats[:, :1], stats[:, 1:channels + 1], stats[:, channels + 1:]
+        n = counts.sum()
+        mean = (counts * means).sum(0) / n
+        var = (m2s.sum(0) + (counts * (means - mean) ** 2).sum(0)) / n
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked += 1

@@ -1,8 +1,10 @@
 import numpy as np
+import pytest
 import torch
 
 from sslskel.data.container import SkeletonData
-from sslskel.data.dataset import EpochPermutationSampler, SkeletonDataset, make_loader, set_loader_epoch
+from sslskel.data.dataset import (DistributedEpochSampler, EpochPermutationSampler, SkeletonDataset, make_loader,
+                                  set_loader_epoch)
 from sslskel.data.transforms import cmd_pretrain
 
 
@@ -39,3 +41,27 @@ def test_batches_do_not_depend_on_the_number_of_workers():
         runs.append([b.views[0] for b in loader])
     for x, y in zip(*runs):
         torch.testing.assert_close(x, y)
+
+
+def test_distributed_sampler_deals_each_process_its_block_of_every_global_batch():
+    from sslskel.data.dataset import DistributedEpochSampler
+
+    one = EpochPermutationSampler(21, seed=3)
+    one.set_epoch(2)
+    order = list(one)
+    ranks = [DistributedEpochSampler(21, 8, num_replicas=2, rank=r, seed=3) for r in range(2)]
+    for sampler in ranks:
+        sampler.set_epoch(2)
+    mine = [list(s) for s in ranks]
+    assert [len(m) for m in mine] == [len(s) for s in ranks] == [8, 8]  # 2 whole global batches of 8
+    for step in range(2):  # rank 0's 4 then rank 1's 4 = the one-process batch, in order
+        assert mine[0][4 * step:4 * step + 4] + mine[1][4 * step:4 * step + 4] == order[8 * step:8 * step + 8]
+    assert list(DistributedEpochSampler(21, 8, num_replicas=2, rank=0, seed=3)) != mine[0]  # epoch 0 differs
+
+
+def test_distributed_sampler_pads_and_splits_the_last_batch_when_kept():
+    mine = [list(DistributedEpochSampler(21, 8, num_replicas=2, rank=r, seed=3, drop_last=False)) for r in range(2)]
+    assert [len(m) for m in mine] == [11, 11]  # 2 x 4, then the last 5 padded to 6: 3 each
+    assert sorted(set(mine[0] + mine[1])) == list(range(21))
+    with pytest.raises(ValueError, match="does not split"):
+        DistributedEpochSampler(21, 7, num_replicas=2, rank=0)

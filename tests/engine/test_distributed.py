@@ -94,8 +94,9 @@ def test_sharded_features_equal_one_process(ddp_data, tmp_path):
     ("cvmim", ()),
 ])
 def test_every_method_trains_under_two_processes(ddp_data, tmp_path, method, extra):
-    """The other methods (gathered negatives, posterior noise drawn for the global batch, CV-MIM's
-    three optimisers) against one process, and their state equal across the processes."""
+    """The other methods (gathered negatives, posterior noise and CV-MIM's cameras drawn for the
+    global batch, CV-MIM's three optimisers) against one process, and their state equal across
+    the processes."""
     queue = ("moco.queue_size=64",) if "moco" in method else ()
     args = (f"method={method}", "optim.batch_size=32", "optim.epochs=1", *queue, "run.checkpoint_every=0", *extra)
     one, _ = run_pretraining(ddp_config(ddp_data, tmp_path, *args), run_dir=tmp_path / "one")
@@ -105,8 +106,7 @@ def test_every_method_trains_under_two_processes(ddp_data, tmp_path, method, ext
         assert torch.equal(ranks[0][key], ranks[1][key]), key
     reference, distributed = step_losses(one), step_losses(tmp_path / "two" / "run")
     assert len(reference) == len(distributed) == 4
-    if method != "cvmim":  # CV-MIM draws its cameras per process: close, not equal
-        np.testing.assert_allclose(distributed, reference, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(distributed, reference, rtol=2e-5, atol=2e-6)
 
 
 @pytest.mark.parametrize("supcon", ["supcon", "vsupcon"])
@@ -166,9 +166,18 @@ def test_the_entry_points_run_under_two_processes(ddp_data, tmp_path):
 def test_skeletongcl_banks_are_fed_the_global_batch(ddp_data, tmp_path):
     extra = ("encoder.name=ctrgcn", "encoder.args={base_channels: 8}", "gcl.per_class=64", "gcl.dim=16",
              "gcl.num_hard_positives=4", "gcl.num_hard_negatives=6", "gcl.num_random_negatives=6",
-             "gcl.enabled=true", "data.frames=8", "finetune.optim.epochs=1", "finetune.optim.batch_size=32")
+             "gcl.enabled=true", "data.frames=8", "finetune.optim.epochs=1", "finetune.optim.batch_size=32",
+             # CTR-GCN's BatchNorms over constant channels (the absent second body) make some bias
+             # gradients ill-conditioned: torch's closed-form BN backward and the synchronised one
+             # differ there by ~7e-3 x lr per step, so a small lr keeps the comparison about GCL
+             "finetune.optim.lr=0.001")
+    (tmp_path / "one").mkdir()
+    spawn(gcl_worker, 1, ddp_data, tmp_path / "one", extra, tmp_path / "one")
     spawn(gcl_worker, 2, ddp_data, tmp_path / "two", extra, tmp_path)
     ranks = [torch.load(tmp_path / f"gcl_rank{r}.pt", weights_only=False) for r in range(2)]
+    one = torch.load(tmp_path / "one" / "gcl_rank0.pt", weights_only=False)
+    for key in ("loss", "loss_ce", "loss_instance", "loss_semantic"):  # random negatives drawn for the global batch
+        assert ranks[0]["history"][-1][key] == pytest.approx(one["history"][-1][key], rel=2e-5, abs=1e-6), key
     for key, value in ranks[0]["banks"].items():
         assert torch.equal(value, ranks[1]["banks"][key]), key
     assert ranks[0]["history"][-1]["loss_instance"] > 0

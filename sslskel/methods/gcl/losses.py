@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ...distributed import draw_local_rows
 from ..losses import _at_least_fp32_dtype, _no_autocast
 
 
@@ -76,7 +77,9 @@ def sample_contrast_sets(similarity: torch.Tensor, positive_mask: torch.Tensor,
             chosen = torch.zeros_like(negative_mask)
             chosen.scatter_(1, hard_idx, hard_ok)
             pool = negative_mask & ~chosen
-        keys = torch.rand(similarity.shape, generator=generator, device=similarity.device)
+        # drawn for the global batch under torchrun, so each anchor gets one process's draw
+        keys = draw_local_rows(lambda n: torch.rand((n, similarity.shape[1]), generator=generator,
+                                                    device=similarity.device), similarity.shape[0])
         rand_idx, rand_ok = _masked_topk(keys, pool, num_random_negatives, largest=True)
     return ContrastSets(pos_idx, pos_ok, hard_idx, hard_ok, rand_idx, rand_ok)
 
