@@ -7,6 +7,7 @@ prototype refresh every `halp.refresh_every` steps.
     python benchmarks/bench_moco_step.py                  # CPU default config
     python benchmarks/bench_moco_step.py --paper          # also the paper config (slow on CPU)
     python benchmarks/bench_moco_step.py --device cuda
+    python benchmarks/bench_moco_step.py --device cuda --compare-amp   # paper config: bf16 vs fp32
 Prints one JSON object.
 """
 
@@ -93,6 +94,8 @@ def main() -> None:
     parser.add_argument("--paper", action="store_true", help="also the paper config (GRU 3 x 1024)")
     parser.add_argument("--paper-steps", type=int, default=5)
     parser.add_argument("--paper-methods", default="moco,halp", help="comma list (a CPU step takes ~1 min)")
+    parser.add_argument("--compare-amp", action="store_true",
+                        help="the paper config in fp32 (amp off) and in bf16 autocast, and their ratio (a GPU check)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     if device.type == "cpu":
@@ -103,6 +106,12 @@ def main() -> None:
     if args.paper:
         result["paper"] = bench_config(REPO / "configs/ntu60_xsub", [], device, args.amp,
                                        args.paper_steps, warmup=1, methods=args.paper_methods.split(","))
+    if args.compare_amp:
+        runs = {amp: bench_config(REPO / "configs/ntu60_xsub", [], device, amp, args.paper_steps, warmup=2,
+                                  methods=args.paper_methods.split(",")) for amp in ("off", "bf16")}
+        result["paper_amp"] = {**runs, "bf16_speedup": {
+            m: round(runs["bf16"][m]["samples_per_s"] / runs["off"][m]["samples_per_s"], 3)
+            for m in args.paper_methods.split(",")}}
     print(json.dumps(result, indent=2))
 
 
