@@ -45,6 +45,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
+from sslskel import distributed  # noqa: E402
 from sslskel.data.build import load_data  # noqa: E402
 from sslskel.common.checkpoint import load_checkpoint, load_weights, require_keys, seed_everything  # noqa: E402
 from sslskel.common.cli import run_cli  # noqa: E402
@@ -250,7 +251,9 @@ def run(args, parser: argparse.ArgumentParser, supervised: bool = False) -> int:
         run_dir = new_run_dir(cfg.run.out_dir, f"supervised-{cfg.encoder.name}")
         protocol_dir = run_dir / tag
     if protocol_dir.exists() and not args.resume:  # --overwrite (check_output refused otherwise)
-        shutil.rmtree(protocol_dir)
+        if distributed.is_main():  # under torchrun: once, and before any process writes again
+            shutil.rmtree(protocol_dir)
+        distributed.barrier()
     protocol_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, protocol_dir / "config.yaml")
 
