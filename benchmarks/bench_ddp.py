@@ -41,8 +41,10 @@ def _worker(rank: int, world: int, port: int, overrides: list[str], run_dir: str
 
     try:
         run_pretraining(load_config(None, overrides), run_dir=run_dir)
-    finally:
-        distributed.shutdown()
+    except BaseException:
+        distributed.shutdown(wait_for_all=False)
+        raise
+    distributed.shutdown()
 
 
 def throughput(world: int, overrides: list[str], epochs_skipped: int = 1) -> float:

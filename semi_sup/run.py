@@ -250,8 +250,12 @@ def run(args, parser: argparse.ArgumentParser, supervised: bool = False) -> int:
     if run_dir is None:  # a fresh scratch run
         run_dir = new_run_dir(cfg.run.out_dir, f"supervised-{cfg.encoder.name}")
         protocol_dir = run_dir / tag
-    if protocol_dir.exists() and not args.resume:  # --overwrite (check_output refused otherwise)
-        if distributed.is_main():  # under torchrun: once, and before any process writes again
+    # under torchrun every process has made its checks (check_output, exists) before rank 0
+    # changes anything: a process that looked later would see rank 0's new folder
+    existed = protocol_dir.exists()
+    distributed.barrier()
+    if existed and not args.resume:  # --overwrite (check_output refused otherwise)
+        if distributed.is_main():
             shutil.rmtree(protocol_dir)
         distributed.barrier()
     protocol_dir.mkdir(parents=True, exist_ok=True)

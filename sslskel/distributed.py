@@ -27,6 +27,7 @@ Example (one process: the identities):
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 
 import torch
@@ -76,8 +77,14 @@ def init_distributed(device: torch.device, timeout_minutes: float = 30.0) -> tor
     return device
 
 
-def shutdown() -> None:
+def shutdown(wait_for_all: bool = True) -> None:
+    """Leave the process group. DDP wrappers that sit in reference cycles are collected first
+    (a reducer destroyed after its group aborts the process at exit); `wait_for_all` (a clean
+    end) also waits until every process is done, so none leaves while another still talks to it."""
     if is_initialized():
+        gc.collect()
+        if wait_for_all:
+            dist.barrier()
         dist.destroy_process_group()
 
 

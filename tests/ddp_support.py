@@ -32,8 +32,10 @@ def _entry(local_rank: int, world: int, port: int, fn, args) -> None:
 
     try:
         fn(local_rank, *args)
-    finally:
-        distributed.shutdown()
+    except BaseException:
+        distributed.shutdown(wait_for_all=False)
+        raise
+    distributed.shutdown()
 
 
 def spawn(fn, world: int, *args) -> None:

@@ -68,10 +68,13 @@ def run_cli(run: Callable[[argparse.Namespace, argparse.ArgumentParser], int],
     quiet = open(os.devnull, "w") if int(os.environ.get("RANK", "0")) > 0 else None
     if distributed.launched_distributed():  # torchrun: join the group before anything is written
         distributed.init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    clean_end = False
     try:
         with sslskel_warnings_as_lines(enabled=not debug), \
                 (contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext()):
-            return run(args, parser)
+            code = run(args, parser)
+        clean_end = True
+        return code
     except KeyboardInterrupt:
         if debug:
             traceback.print_exc()
@@ -82,8 +85,8 @@ def run_cli(run: Callable[[argparse.Namespace, argparse.ArgumentParser], int],
         else:
             print(f"error: {user_error_message(error)}", file=sys.stderr)
         return 2
-    finally:
-        distributed.shutdown()
+    finally:  # after an error another process may be mid-collective: leave without waiting for it
+        distributed.shutdown(wait_for_all=clean_end)
         if quiet:
             quiet.close()
 
