@@ -50,7 +50,8 @@ def rank() -> int:
 
 
 def local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", "0")) if is_initialized() else 0
+    """This process's index on its machine (torchrun's LOCAL_RANK): the GPU it drives."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
 
 
 def is_main() -> bool:
@@ -69,7 +70,7 @@ def init_distributed(device: torch.device, timeout_minutes: float = 30.0) -> tor
     if not launched_distributed():
         return device
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        device = torch.device("cuda", local_rank())
         torch.cuda.set_device(device)
     if not is_initialized():  # CPU tensors over gloo, CUDA tensors over NCCL
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
@@ -149,44 +150,19 @@ class _GatherRows(torch.autograd.Function):
         return grad[ctx.rows]
 
 
-class _AllReduceSum(torch.autograd.Function):
-    """Sum over processes; the gradient of a sum is the summed gradient."""
-
-    @staticmethod
-    def forward(ctx, x):
-        x = x.clone()
-        dist.all_reduce(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, grad):
-        grad = grad.contiguous().clone()
-        dist.all_reduce(grad)
-        return grad
-
-
 def gather_rows_with_grad(x: torch.Tensor) -> torch.Tensor:
     """As `gather_rows`, but gradients flow back to each process's own rows: a loss computed on
     the gathered batch by every process, then averaged by DDP, has the one-process gradient."""
     return x if world_size() == 1 else _GatherRows.apply(x)
 
 
-def all_reduce_sum_with_grad(x: torch.Tensor) -> torch.Tensor:
-    """The sum of `x` over processes, differentiable (synchronised BatchNorm's statistics)."""
-    return x if world_size() == 1 else _AllReduceSum.apply(x)
-
-
-def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
-    """Sum over processes (a new tensor, no gradient)."""
+def all_reduce_mean(x: torch.Tensor) -> torch.Tensor:
+    """The mean of `x` over processes (a new tensor, no gradient)."""
     if world_size() == 1:
         return x
     x = x.detach().clone()
     dist.all_reduce(x)
-    return x
-
-
-def all_reduce_mean(x: torch.Tensor) -> torch.Tensor:
-    return all_reduce_sum(x) / world_size() if world_size() > 1 else x
+    return x / world_size()
 
 
 @torch.no_grad()

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import distributed
 from ..errors import CheckpointError
 from .io import atomic_path
 
@@ -111,7 +112,9 @@ def check_plain(obj, where: str = "state") -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
-    check_plain(state)
+    check_plain(state)  # on every process, so a bad state fails everywhere alike
+    if not distributed.is_main():  # rank 0 writes; atomic_path would give the others a scratch file
+        return
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 

@@ -32,6 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .container import SkeletonData, ntu_meta_from_names, release_mapped_pages
+from ..errors import UserError
 from .errors import DataFormatError
 from .safe_pickle import load_pickle
 
@@ -135,6 +136,21 @@ def check_class_ids(labels: np.ndarray, path, field: str = "labels", num_classes
         sample = f" ({names[i]})" if names is not None else ""
         raise DataFormatError(path, f"{field}[{i}]{sample}", f"a 0-based class id in [0, {bound}) ({why})",
                               f"{int(labels[i])}" + (f" ({len(bad)} such ids)" if len(bad) > 1 else ""))
+
+
+def check_held_out_classes(classes, num_classes: int, labels, where: str, left_for: str,
+                           source: str = "") -> list[int]:
+    """The sorted unique ids of classes to hold out (pretraining's data.exclude_classes, the
+    uncertainty protocol's --ood-classes); UserError naming `where` unless each is in
+    [0, num_classes) and some sample of `labels` is of another class (`left_for`: what for)."""
+    classes = sorted({int(c) for c in classes})
+    bad = [c for c in classes if not 0 <= c < num_classes]
+    if bad:
+        raise UserError(where, "class ids", f"0-based ids in [0, {num_classes - 1}]", str(bad))
+    if not (~np.isin(np.asarray(labels), classes)).any():
+        raise UserError(where, "class ids", f"some class left {left_for}",
+                        f"{classes} (every {source} sample)" if source else str(classes))
+    return classes
 
 
 def check_num_frames(num_frames: np.ndarray, frames: int, path, field: str = "num_frame") -> np.ndarray:

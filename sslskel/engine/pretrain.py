@@ -27,7 +27,8 @@ from ..common.checkpoint import seed_everything
 from .. import distributed
 from ..common.device import apply_run_settings, resolve_device
 from ..common.io import atomic_write_json, remove_orphan_temporaries
-from ..errors import CheckpointError, UserError
+from ..data.checks import check_held_out_classes
+from ..errors import CheckpointError
 from .config import save_config
 from .trainer import PretrainTrainer, process_seed
 
@@ -73,16 +74,9 @@ def load_splits(cfg):
 def exclude_classes(data, classes):
     """`data` without the samples of `classes` (data.exclude_classes): pretraining never sees
     them, so the uncertainty protocol can score them as unseen (its --ood-classes)."""
-    classes = sorted({int(c) for c in classes})
-    num_classes = data.num_classes
-    bad = [c for c in classes if c >= num_classes]
-    if bad:
-        raise UserError("data.exclude_classes", "class ids", f"0-based ids in [0, {num_classes - 1}]", str(bad))
-    keep = ~np.isin(np.asarray(data.labels), classes)
-    if not keep.any():
-        raise UserError("data.exclude_classes", "class ids", "some class left to pretrain on",
-                        f"{classes} (every {data.source} sample)")
-    return data.subset(keep)
+    classes = check_held_out_classes(classes, data.num_classes, data.labels, "data.exclude_classes",
+                                     "to pretrain on", source=str(data.source))
+    return data.subset(~np.isin(np.asarray(data.labels), classes))
 
 
 def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Path | None = None):
@@ -116,12 +110,9 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
         seed_everything(process_seed(cfg.run.seed, distributed.rank()))  # dropout etc. differ per process
         if run_dir is None:
             trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method)
-    if distributed.is_main():
-        trainer.run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, trainer.run_dir / "config.yaml")
+    save_config(cfg, trainer.run_dir / "config.yaml")  # rank 0 alone writes (atomic_path)
 
     summary = trainer.fit()
     summary = {"epochs": trainer.epoch, "steps": trainer.step, **summary}
-    if distributed.is_main():
-        atomic_write_json(trainer.run_dir / "summary.json", summary)
+    atomic_write_json(trainer.run_dir / "summary.json", summary)
     return trainer.run_dir, summary

@@ -133,15 +133,14 @@ class PretrainTrainer:
         return state
 
     def save(self) -> None:
-        """Rank 0 writes (atomically); every process waits for it, so none runs ahead of the
-        checkpoint a crash would resume from."""
+        """Rank 0 writes (atomically, `save_checkpoint`); every process waits for it, so none
+        runs ahead of the checkpoint a crash would resume from."""
         state = self.state()
         last = self.checkpoint_dir / "last.pt"
+        save_checkpoint(last, state)
         every = self.cfg.run.checkpoint_every
-        if distributed.is_main():
-            save_checkpoint(last, state)
-            if every and self.epoch % every == 0:
-                save_checkpoint(self.checkpoint_dir / f"epoch_{self.epoch:04d}.pt", state)
+        if every and self.epoch % every == 0:
+            save_checkpoint(self.checkpoint_dir / f"epoch_{self.epoch:04d}.pt", state)
         distributed.barrier()
         self.saved = (last, self.epoch)
 

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..data.checks import check_held_out_classes
 from ..data.dataset import SkeletonDataset, make_loader
 from ..methods.variational import mean_posterior_variance, mean_resultant_length, sample_projected_normal
 from ..common.device import autocast
@@ -170,12 +171,7 @@ def severity_correlation(levels, level_scores) -> dict:
 def check_ood_classes(ood_classes, train_y, test_y, num_classes: int) -> list[int]:
     """The sorted unique class ids; UserError unless each is in [0, num_classes), some class stays
     in distribution, and the test split holds a sample of them."""
-    classes = sorted({int(c) for c in ood_classes})
-    bad = [c for c in classes if not 0 <= c < num_classes]
-    if bad:
-        raise UserError("--ood-classes", "class ids", f"0-based ids in [0, {num_classes - 1}]", str(bad))
-    if not (~np.isin(train_y, classes)).any():
-        raise UserError("--ood-classes", "class ids", "some class left in distribution", str(classes))
+    classes = check_held_out_classes(ood_classes, num_classes, train_y, "--ood-classes", "in distribution")
     if not np.isin(test_y, classes).any():
         raise UserError("--ood-classes", "class ids", "classes with samples in the test split", str(classes))
     return classes
