@@ -13,13 +13,18 @@ import contextlib
 
 import torch
 
+from .threads import ThreadChoice, choose_threads
 
-def apply_run_settings(run_cfg) -> None:
-    """Process-wide settings of the `run` section: CPU threads, deterministic kernels."""
-    if run_cfg.threads > 0:
-        torch.set_num_threads(run_cfg.threads)
+
+def apply_run_settings(run_cfg, log=print) -> ThreadChoice:
+    """Process-wide settings of the `run` section: CPU threads (logged), deterministic kernels."""
+    choice = choose_threads(run_cfg.threads)
+    if choice.threads != torch.get_num_threads():
+        torch.set_num_threads(choice.threads)
+    log(f"threads: {choice.threads} ({choice.reason})")
     if run_cfg.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+    return choice
 
 
 def resolve_device(name: str = "auto") -> torch.device:

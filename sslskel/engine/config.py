@@ -65,6 +65,9 @@ __all__ = ["AMP_MODES", "BENCHMARKS_BY_FORMAT", "Config", "ConfigError", "DataCo
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 AMP_MODES = ("auto", "bf16", "off")  # sslskel.common.device.amp_dtype
 SAMPLINGS = ("class_balanced", "random")  # sslskel.eval.semi.label_subset
+# run.threads: auto | N (sslskel.common.threads.choose_threads)
+THREADS = Rule(lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+               "auto or an integer >= 0 (0 = torch's default)")
 # run.device: auto | cpu | cuda | cuda:N (sslskel.common.device.resolve_device)
 DEVICE = Rule(lambda v: isinstance(v, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None,
               "one of auto, cpu, cuda, cuda:N")
@@ -186,7 +189,9 @@ class RunConfig:
     log_every: int = 10  # steps between scalar logs
     progress: bool = True  # tqdm progress bar
     deterministic: bool = False  # torch.use_deterministic_algorithms (slower on CUDA)
-    threads: int = 0  # CPU threads for torch; 0 = torch's default (one per core)
+    # CPU threads for torch: auto = the usable cores that other processes leave free (logged at
+    # start; sslskel.common.threads), N = at most N, 0 = torch's default (one per core)
+    threads: int | str = "auto"
 
     def __post_init__(self):
         check_settings(self, {
@@ -196,7 +201,7 @@ class RunConfig:
             "checkpoint_every": integer(0),  # 0 = keep last.pt only
             "knn_every": integer(0),
             "log_every": integer(1),
-            "threads": integer(0),
+            "threads": THREADS,
         }, section="run")
 
 

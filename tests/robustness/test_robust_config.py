@@ -73,7 +73,7 @@ BOUNDS = {
        for key, b in OPTIM_BOUNDS.items()},
     "data.frames": Bounds(1), "data.num_workers": Bounds(0), "data.exclude_classes": Bounds(0),
     "run.seed": Bounds(0), "run.checkpoint_every": Bounds(0), "run.knn_every": Bounds(0),
-    "run.log_every": Bounds(1), "run.threads": Bounds(0),
+    "run.log_every": Bounds(1),  # run.threads (auto | N): tests/common/test_threads.py
     "linear.eval_ratio": RATIO, "linear.knn_k": Bounds(1), "linear.knn_temperature": POSITIVE,
     "linear.seed": Bounds(0),
     "finetune.eval_ratio": RATIO, "finetune.fractions": RATIO, "finetune.seeds": Bounds(1),
