@@ -1,6 +1,7 @@
 """Plots of a run's logged diagnostics, as PNG files in RUN_DIR/plots/.
 
-    python -m sslskel.report runs/20261122-101500-halp
+    sslskel report                                   # the newest run under runs/
+    sslskel report runs/20261122-101500-halp         # or python -m sslskel.report RUN_DIR
 
 Draws what `metrics.jsonl` holds: the losses, the learning rate, online kNN accuracy, and for
 HaLP the quantities of the supplement's Figures 1-2 (mean similarity of the query to its real
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from .common.checkpoint import load_checkpoint
 from .common.cli import run_cli
 from .engine.run_log import read_metrics
 from .eval.diagnostics import plot_spectrum
+from .eval.protocols import find_newest_run
 from .errors import UserError
 from .methods.hallucinate import hallucinate_positives, rank_filter
 
@@ -170,16 +173,24 @@ def check_run(run_dir: Path) -> None:
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
-    check_run(args.run_dir)
-    for path in make_plots(args.run_dir):
+    run_dir = args.run_dir or find_newest_run(args.runs)
+    check_run(run_dir)
+    written = make_plots(run_dir)
+    for path in written:
         print(path)
+    print(f"wrote: {len(written)} plot(s) into {run_dir / 'plots'}/")
+    if not (run_dir / "eval_linear.json").is_file():
+        print(f"next: sslskel eval --run {shlex.quote(str(run_dir))}   (linear probe, kNN, diagnostics)")
+    else:
+        print(f"next: sslskel semi --run {shlex.quote(str(run_dir))}   (fine-tuning with 1/5/10/20 % labels)")
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str | None = None) -> int:
     """Exit code 0, or 2 with one `error:` line for a run directory that cannot be read."""
-    parser = argparse.ArgumentParser(description="Plot a run's diagnostics into RUN_DIR/plots/.")
-    parser.add_argument("run_dir", type=Path)
+    parser = argparse.ArgumentParser(prog=prog, description="Plot a run's diagnostics into RUN_DIR/plots/.")
+    parser.add_argument("run_dir", type=Path, nargs="?", help="a run directory (default: newest under --runs)")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="where to look for the newest run")
     return run_cli(run, parser, argv)
 
 

@@ -3,6 +3,7 @@
 Layers, lowest first; a module may import its own package and any lower layer, never a higher one:
 
     errors  <  distributed  <  data  <  models, cluster  <  methods  <  common  <  engine  <  eval  <  report
+            <  compare  <  cli
 
 `common` (device, schedule, io, checkpoint, features, knn) holds what both `engine` and `eval`
 need, so `data`, `models`, `cluster` and `methods` must not import it and it must not import
@@ -30,6 +31,8 @@ LAYERS = {
     "engine": 4,
     "eval": 5,
     "report": 6,
+    "compare": 6.5,  # runs and tabulates studies of several runs
+    "cli": 7,  # the `sslskel` commands: parse flags, call the layers below, print the next step
 }
 
 # packages whose modules may import their own package inside a function (none)

@@ -60,17 +60,19 @@ def test_every_fine_tune_starts_from_the_pretrained_weights(pretrained_runs):
 
     from sslskel.common.checkpoint import load_checkpoint
 
+    from sslskel.cli import semi, semi_setup
+
     _, run_dir = pretrained_runs
-    args = script.build_parser().parse_args(["--run", str(run_dir)])
-    cfg, weights, _ = script.resolve_config(args, run_dir / "checkpoints" / "last.pt")
+    args = semi.build_parser().parse_args(["--run", str(run_dir)])
+    cfg, weights, _ = semi_setup.resolve_config(args, run_dir / "checkpoints" / "last.pt")
     method = load_checkpoint(run_dir / "checkpoints" / "last.pt")["method"]
-    make = script.encoder_factory(cfg, weights, 3, 2)
+    make = semi_setup.encoder_factory(cfg, weights, 3, 2)
     for seed in (0, 1):
         state = make(seed).state_dict()
         assert state.keys() == {k[len("encoder."):] for k in method if k.startswith("encoder.")}
         for key, value in state.items():
             assert torch.equal(value, method[f"encoder.{key}"]), key
-    scratch = script.encoder_factory(cfg, None, 3, 2)
+    scratch = semi_setup.encoder_factory(cfg, None, 3, 2)
     a, b = scratch(0).state_dict(), scratch(1).state_dict()
     assert any(not torch.equal(a[k], b[k]) for k in a)  # scratch seeds give different inits
 

@@ -19,6 +19,9 @@ from types import SimpleNamespace
 import pytest
 
 from sslskel import report
+from sslskel.cli import evaluate as cli_evaluate
+from sslskel.cli import pretrain as cli_pretrain
+from sslskel.cli import semi as cli_semi
 from sslskel.common.cli import INTERRUPTED, run_cli, sslskel_warnings_as_lines, user_error_message
 from sslskel.engine.config import load_config
 from sslskel.engine.pretrain import run_pretraining
@@ -168,10 +171,10 @@ def test_debug_shows_the_traceback_and_still_exits_2(case, how, ctx, tmp_path, c
 
 # what to make raise inside each entry point, after its arguments are parsed
 BUG_SITES = {
-    "pretrain/run.py": (lambda: SCRIPTS["pretrain/run.py"], "run_pretraining"),
-    "linear_eval/run.py": (lambda: SCRIPTS["linear_eval/run.py"], "load_run_model"),
-    "semi_sup/run.py": (lambda: SCRIPTS["semi_sup/run.py"], "pretraining_source"),
-    "supervised/run.py": (lambda: sys.modules["semi_sup.run"], "pretraining_source"),
+    "pretrain/run.py": (lambda: cli_pretrain, "run_pretraining"),
+    "linear_eval/run.py": (lambda: cli_evaluate, "load_run_model"),
+    "semi_sup/run.py": (lambda: cli_semi, "pretraining_source"),
+    "supervised/run.py": (lambda: cli_semi, "pretraining_source"),
     "report": (lambda: report, "make_plots"),
 }
 
@@ -195,7 +198,7 @@ def test_ctrl_c_exits_130_with_the_engines_message_and_no_traceback(ctx, capsys,
         print("\ninterrupted: runs/x/checkpoints/last.pt holds epoch 3; continue with --resume runs/x")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(SCRIPTS["pretrain/run.py"], "run_pretraining", interrupted)
+    monkeypatch.setattr(cli_pretrain, "run_pretraining", interrupted)
     assert SCRIPTS["pretrain/run.py"].main(pretrain_args(ctx, ctx.root / "unused")) == INTERRUPTED == 130
     out, err = capsys.readouterr()
     assert "interrupted: runs/x/checkpoints/last.pt holds epoch 3" in out

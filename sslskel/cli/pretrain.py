@@ -1,0 +1,90 @@
+"""Self-supervised pretraining.
+
+    sslskel pretrain --method halp                      # synthetic data, CPU-sized config
+    sslskel pretrain --config configs/ntu60_xsub/halp.yaml data.path=/data/ntu60/xsub
+    sslskel pretrain --method moco optim.epochs=20 run.seed=1
+    sslskel pretrain --resume runs/20261122-101500-halp  # continue exactly where it stopped
+
+(`python pretrain/run.py ...` is the same command.) Without --config,
+configs/synthetic/<method>.yaml is used. Trailing KEY=VALUE arguments override config entries
+(values are read as YAML). Writes runs/<time>-<method>/ and ends with a summary and the
+command to evaluate the run.
+
+An error you can fix (config, data file, checkpoint, path) prints one line, `error: WHERE: FIELD:
+expected ..., got ...`, and exits with 2; --debug (or SSLSKEL_DEBUG=1) shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..common.cli import run_cli
+from ..engine.config import load_config
+from ..engine.pretrain import run_pretraining
+from ..errors import UserError
+from ..methods import METHODS
+from .shared import CONFIG_DIR, shell_path
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--method", choices=sorted(METHODS), help="pretraining method (default: the config's)")
+    parser.add_argument("--config", type=Path, help="YAML config (default: configs/synthetic/<method>.yaml)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    return parser
+
+
+def load_run_config(args, parser: argparse.ArgumentParser):
+    """The config of the run to start or resume; every check before anything is written."""
+    if not args.resume:
+        method = args.method or "moco"
+        path = args.config or CONFIG_DIR / "synthetic" / f"{method}.yaml"
+        overrides = ([f"method={args.method}"] if args.method else []) + args.overrides
+        return load_config(path, overrides)
+    if args.config:
+        parser.error("--resume reads the run's own config.yaml; drop --config")
+    if not (args.resume / "checkpoints" / "last.pt").is_file():
+        raise UserError(args.resume, "--resume", "a run directory holding checkpoints/last.pt",
+                        "no checkpoints/last.pt to resume from")
+    cfg = load_config(args.resume / "config.yaml", args.overrides)
+    if args.method and args.method != cfg.method:
+        parser.error(f"--method {args.method} differs from the run's method {cfg.method}")
+    return cfg
+
+
+def format_summary(summary: dict) -> str:
+    """The run's end as a small table: epochs, steps, the last epoch's losses, online kNN.
+
+    >>> print(format_summary({"epochs": 2, "steps": 8, "epoch/loss/infonce": 5.4321, "knn/top1_k20": 41.5}))
+    epochs             2
+    steps              8
+    loss/infonce       5.4321
+    kNN top-1 k=20 %   41.50
+    """
+    rows = []
+    for key, value in summary.items():
+        if key.startswith("knn/top1_k"):
+            rows.append((f"kNN top-1 k={key[len('knn/top1_k'):]} %", f"{value:.2f}"))
+        elif isinstance(value, float):
+            rows.append((key.removeprefix("epoch/"), f"{value:.4f}"))
+        else:
+            rows.append((key, str(value)))
+    width = max(len(name) for name, _ in rows) if rows else 0
+    return "\n".join(f"{name:<{width}}   {value}" for name, value in rows)
+
+
+def run(args, parser: argparse.ArgumentParser) -> int:
+    cfg = load_run_config(args, parser)
+    run_dir, summary = run_pretraining(cfg, resume_dir=args.resume)
+    print(format_summary(summary))
+    print(f"wrote: {run_dir}/ (summary.json, metrics.jsonl, checkpoints/last.pt)")
+    print(f"next: sslskel eval --run {shell_path(run_dir)}")
+    return 0
+
+
+def main(argv=None, prog: str | None = None) -> int:
+    """Exit code 0, or 2 with one `error:` line for a bad config, data file, checkpoint or path."""
+    return run_cli(run, build_parser(prog), argv)
