@@ -79,6 +79,10 @@ def ensure_synthetic(benchmark: str = "xsub", config: SyntheticConfig | None = N
     base = cache_root(cache_dir) / f"synthetic-{cfg.digest()}"
     if is_complete(base / benchmark):
         return base / benchmark
+    # the first run waits here: say what it waits for and where the result stays
+    clips = cfg.num_classes * cfg.num_subjects * cfg.num_replications * cfg.num_cameras
+    print(f"synthetic data: generating {clips} clips once, cached in {base}/ "
+          "(SSLSKEL_CACHE moves the cache)", flush=True)
     data = generate(cfg)
     normalized = normalized_copy(data)
     for name in BENCHMARKS:
