@@ -34,10 +34,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
 from .. import distributed
 from ..common.device import autocast
+from ..common.progress import progress_bar
 from ..data.batch import Batch
 from ..data.dataset import set_loader_epoch
 from .optim import GroupOptimizers
@@ -82,7 +82,7 @@ def train_epoch(loader: Iterable[Batch], step_fn: StepFn, optimizers: GroupOptim
     if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
         set_loader_epoch(loader, epoch)
     lrs = optimizers.set_epoch(epoch)
-    bar = tqdm(loader, desc=desc, disable=not (progress and distributed.is_main()), leave=False, dynamic_ncols=True)
+    bar = progress_bar(loader, desc, enabled=progress and distributed.is_main())  # plain lines off a terminal
     sums: dict[str, torch.Tensor | float] = {}
     counts: dict[str, int] = {}
     start = window_start = time.perf_counter()
@@ -117,7 +117,8 @@ def train_epoch(loader: Iterable[Batch], step_fn: StepFn, optimizers: GroupOptim
             record[f"{prefix}/samples_per_s"] = distributed.world_size() * window_samples / max(elapsed, 1e-9)
             if logger is not None:
                 logger.log(record, step=step, epoch=epoch)
-            bar.set_postfix(loss=f"{record.get(f'{prefix}/loss', float('nan')):.3f}", lr=f"{lrs.get('main', 0):.2g}")
+            bar.set_postfix(loss=f"{record.get(f'{prefix}/loss', float('nan')):.3f}", lr=f"{lrs.get('main', 0):.2g}",
+                            samples_per_s=f"{record[f'{prefix}/samples_per_s']:.0f}")
             window_start, window_samples = time.perf_counter(), 0
     if distributed.world_size() > 1:  # every process has the same keys: all_reduce in a fixed order
         sums = mean_over_processes(sums)  # equal shares per process: the mean of sums is fair

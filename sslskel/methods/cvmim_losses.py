@@ -36,7 +36,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .losses import _at_least_fp32 as _f32, _no_autocast
+from .precision import at_least_fp32 as _f32, no_autocast
 
 FUSIONS = ("moe", "poe", "cat")
 LOG2 = math.log(2.0)
@@ -72,7 +72,7 @@ def jsd_mi_loss(anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor
     Raises ValueError for N < 2 (no negative pair) or mismatched shapes.
     """
     n = _check_pairs("jsd_mi_loss", anchors, candidates)
-    with _no_autocast(anchors):
+    with no_autocast(anchors):
         scores = _f32(anchors) @ _f32(candidates).t()
         positive = scores.diagonal()
         off_diagonal = ~torch.eye(n, dtype=torch.bool, device=scores.device)
@@ -164,7 +164,7 @@ def club_upper_bound(mean: torch.Tensor, logvar: torch.Tensor, target: torch.Ten
     parameters left out of that optimiser). Raises ValueError for N < 2 or mismatched shapes.
     """
     n = _check_pairs("club_upper_bound", mean, logvar, target)
-    with _no_autocast(mean):
+    with no_autocast(mean):
         mean, logvar, target = _f32(mean), _f32(logvar), _f32(target)
         precision = torch.exp(-logvar)
         matched = gaussian_log_likelihood(mean, logvar, target)  # (N,)
@@ -209,7 +209,7 @@ def prior_matching_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 def _penalty_and_logits(discriminator, points: torch.Tensor):
     """(R1-style penalty, D's logits) at `points`, treated as constants."""
-    with torch.enable_grad(), _no_autocast(points):
+    with torch.enable_grad(), no_autocast(points):
         x = _f32(points.detach()).requires_grad_(True)
         logits = _f32(discriminator(x))
         # The sum's gradient is each row's own gradient because D handles rows independently

@@ -69,7 +69,7 @@ import torch.nn.functional as F
 
 from sslskel.data.errors import DataFormatError
 
-from .losses import _no_autocast
+from .precision import no_autocast
 
 __all__ = [
     "HallucinatedPositives",
@@ -114,7 +114,7 @@ def nearest_prototype(z: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor
     In at least float32 with autocast off, so bf16 autocast cannot flip near ties.
     """
     dtype = _compute_dtype(z.dtype, prototypes.dtype)
-    with torch.no_grad(), _no_autocast(z):
+    with torch.no_grad(), no_autocast(z):
         return (z.detach().to(dtype) @ prototypes.detach().to(z.device, dtype).T).argmax(dim=-1)
 
 
@@ -230,7 +230,7 @@ def rank_filter(positives: torch.Tensor, prototypes: torch.Tensor, p0_index: tor
     In at least float32 with autocast off: bf16 similarities would misjudge positives near t_max.
     """
     dtype = _compute_dtype(positives.dtype, prototypes.dtype)
-    with torch.no_grad(), _no_autocast(positives):
+    with torch.no_grad(), no_autocast(positives):
         sims = positives.detach().to(dtype) @ prototypes.detach().to(positives.device, dtype).T  # (B, P, k)
         to_p0 = torch.gather(sims, 2, p0_index.view(-1, 1, 1).expand(-1, sims.shape[1], 1)).squeeze(2)
         return to_p0 >= sims.amax(dim=2)
@@ -242,7 +242,7 @@ def variant1_filter(query: torch.Tensor, positives: torch.Tensor, keys: torch.Te
     In at least float32 with autocast off: bf16 would round both sides of the comparison.
     """
     dtype = _compute_dtype(query.dtype, positives.dtype, keys.dtype)
-    with torch.no_grad(), _no_autocast(positives):
+    with torch.no_grad(), no_autocast(positives):
         q = query.detach().to(dtype)
         to_positive = torch.einsum("bd,bpd->bp", q, positives.detach().to(dtype))
         to_key = (q * keys.detach().to(dtype)).sum(dim=1, keepdim=True)
@@ -256,7 +256,7 @@ def variant2_filter(positives: torch.Tensor, anchors: torch.Tensor, prototypes: 
     In at least float32 with autocast off: bf16 would round both sides of the comparison.
     """
     dtype = _compute_dtype(positives.dtype, anchors.dtype, prototypes.dtype)
-    with torch.no_grad(), _no_autocast(positives):
+    with torch.no_grad(), no_autocast(positives):
         z = anchors.detach().to(dtype)
         to_positive = torch.einsum("bd,bpd->bp", z, positives.detach().to(dtype))
         to_target = torch.gather(z @ prototypes.detach().to(z.device, dtype).T, 1, target_index)
@@ -314,7 +314,7 @@ def halp_loss(query: torch.Tensor, positives: torch.Tensor, keep: torch.Tensor, 
     if not temperature > 0:
         raise ValueError(f"halp_loss: temperature: expected a value > 0, got {temperature}")
     dtype = _compute_dtype(query.dtype, positives.dtype)
-    with _no_autocast(query):
+    with no_autocast(query):
         sims = torch.einsum("bd,bpd->bp", query.to(dtype), positives.detach().to(query.device, dtype))
         weights = keep.to(dtype)
         # Dividing by max(count, 1) keeps the graph (and a zero loss) when nothing is kept,

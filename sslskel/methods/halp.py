@@ -40,7 +40,7 @@ from ..cluster.spherical_kmeans import BACKENDS, fit_prototypes
 from .base import Progress, step_generator
 from ..distributed import gather_rows, local_rows
 from .hallucinate import FILTERS, HallucinatedPositives, apply_filter, hallucinate_positives, halp_loss
-from .losses import _no_autocast
+from .precision import no_autocast
 from .moco import MoCo
 from .settings import check_settings, integer, number, one_of
 
@@ -146,7 +146,7 @@ class HaLP(MoCo):
             hallucinated, keep = HallucinatedPositives(*(field[rows] for field in hallucinated)), keep[rows]
         loss = halp_loss(q, hallucinated.positives, keep, self.temperature, count=count)
         # logged similarities in fp32 with autocast off (a bf16 einsum would round them)
-        with torch.no_grad(), _no_autocast(q):
+        with torch.no_grad(), no_autocast(q):
             kept = keep.float()
             sims = torch.einsum("bd,bpd->bp", q.detach().float(), hallucinated.positives.float())
             logs.update({

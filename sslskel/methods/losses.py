@@ -32,6 +32,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .precision import at_least_fp32, at_least_fp32_dtype, no_autocast
+
 
 def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float):
     """MoCo's InfoNCE: each query against its key (positive) and every queue entry (negatives).
@@ -41,32 +43,14 @@ def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature:
     Computed in at least fp32 with autocast off: under bf16 autocast q @ queue.T would
     otherwise run in bf16 and the logits (divided by 0.07) would be off by up to ~0.02.
     """
-    dtype = _at_least_fp32_dtype(q, k, queue)
-    with _no_autocast(q):
+    dtype = at_least_fp32_dtype(q, k, queue)
+    with no_autocast(q):
         q, k, queue = q.to(dtype), k.to(dtype), queue.to(dtype)
         l_pos = (q * k).sum(dim=1, keepdim=True)
         l_neg = q @ queue.t()
         logits = torch.cat([l_pos, l_neg], dim=1) / temperature
         labels = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
         return F.cross_entropy(logits, labels), logits
-
-
-def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
-    """Promote half/bf16 to fp32; fp32 and fp64 stay as they are (never demote)."""
-    return x if x.dtype in (torch.float32, torch.float64) else x.float()
-
-
-def _at_least_fp32_dtype(*tensors: torch.Tensor) -> torch.dtype:
-    """The common dtype of ``tensors``, at least fp32: half/bf16 are promoted, fp64 is never demoted."""
-    dtype = torch.float32
-    for t in tensors:
-        dtype = torch.promote_types(dtype, t.dtype)
-    return dtype
-
-
-def _no_autocast(x: torch.Tensor):
-    # An enclosing autocast would run the matmuls below in bf16 even on fp32 operands.
-    return torch.autocast(device_type=x.device.type, enabled=False)
 
 
 def _check_temperature(name: str, value: float) -> None:
@@ -80,7 +64,7 @@ def _contrastive_log_prob(z: torch.Tensor, temperature: float) -> torch.Tensor:
     The diagonal (self-similarity, never a candidate) is -inf before the softmax and 0 after,
     so it drops out of any masked sum without producing nan.
     """
-    z = F.normalize(_at_least_fp32(z), dim=1)
+    z = F.normalize(at_least_fp32(z), dim=1)
     logits = z @ z.t() / temperature
     self_mask = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
     log_prob = logits.masked_fill(self_mask, float("-inf")).log_softmax(dim=1)
@@ -109,7 +93,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> tuple[tor
     if n < 2:
         raise ValueError(f"nt_xent: expected N >= 2 samples (one negative at least), got N = {n}")
     _check_temperature("nt_xent: temperature", temperature)
-    with _no_autocast(z1):
+    with no_autocast(z1):
         log_prob = _contrastive_log_prob(torch.cat([z1, z2]), temperature)
         positive = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(log_prob.device)
         positive_log_prob = log_prob.gather(1, positive[:, None]).squeeze(1)
@@ -157,7 +141,7 @@ def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07,
     if base_temperature is not None:
         _check_temperature("supcon: base_temperature", base_temperature)
     labels = labels.to(z.device)
-    with _no_autocast(z):
+    with no_autocast(z):
         log_prob = _contrastive_log_prob(z, temperature)
         positives = (labels[:, None] == labels[None, :]).fill_diagonal_(False)
         counts = positives.sum(dim=1)

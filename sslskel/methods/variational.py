@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..distributed import draw_local_rows
-from .losses import _at_least_fp32, _no_autocast
+from .precision import at_least_fp32, no_autocast
 
 
 class VariationalHead(nn.Module):
@@ -81,8 +81,8 @@ class VariationalHead(nn.Module):
             self.logvar.bias.fill_(self.logvar_bound * math.atanh(init_logvar / self.logvar_bound))
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with _no_autocast(h):
-            h = _at_least_fp32(h)
+        with no_autocast(h):
+            h = at_least_fp32(h)
             if h.dtype != self.mean.weight.dtype:
                 h = h.to(self.mean.weight.dtype)
             mu = self.mean(h)
@@ -112,8 +112,8 @@ def sample_projected_normal(mu: torch.Tensor, logvar: torch.Tensor, generator: t
     if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int)
                                     or num_samples < 1):
         raise ValueError(f"sample_projected_normal: num_samples: expected None or a positive int, got {num_samples!r}")
-    with _no_autocast(mu):
-        mu, logvar = _at_least_fp32(mu), _at_least_fp32(logvar)
+    with no_autocast(mu):
+        mu, logvar = at_least_fp32(mu), at_least_fp32(logvar)
         shape = mu.shape if num_samples is None else (num_samples, *mu.shape)
         if global_batch and num_samples is None:
             eps = draw_local_rows(lambda n: torch.randn((n, *shape[1:]), generator=generator, device=mu.device,
@@ -138,8 +138,8 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
     sigma in training: docs/methods.md, VCL).
     """
     _check_pair("kl_to_standard_normal", mu, logvar)
-    with _no_autocast(mu):
-        mu, logvar = _at_least_fp32(mu), _at_least_fp32(logvar)
+    with no_autocast(mu):
+        mu, logvar = at_least_fp32(mu), at_least_fp32(logvar)
         return 0.5 * (mu.pow(2) + torch.exp(logvar) - 1.0 - logvar).sum(dim=-1)
 
 
@@ -160,8 +160,8 @@ def mean_posterior_variance(logvar: torch.Tensor) -> torch.Tensor:
     It is the variance before normalisation: it ignores |mu|, though a sample's spread on the
     sphere depends on sigma / |mu| (`mean_resultant_length` sees both).
     """
-    with _no_autocast(logvar):
-        return torch.exp(_at_least_fp32(logvar)).mean(dim=-1)
+    with no_autocast(logvar):
+        return torch.exp(at_least_fp32(logvar)).mean(dim=-1)
 
 
 def mean_resultant_length(samples: torch.Tensor) -> torch.Tensor:
@@ -174,5 +174,5 @@ def mean_resultant_length(samples: torch.Tensor) -> torch.Tensor:
     """
     if samples.dim() != 3:
         raise ValueError(f"mean_resultant_length: samples: expected (S, N, D), got shape {tuple(samples.shape)}")
-    with _no_autocast(samples):
-        return _at_least_fp32(samples).mean(dim=0).norm(dim=-1)
+    with no_autocast(samples):
+        return at_least_fp32(samples).mean(dim=0).norm(dim=-1)

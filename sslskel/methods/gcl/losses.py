@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 
 from ...distributed import draw_local_rows
-from ..losses import _at_least_fp32_dtype, _no_autocast
+from ..precision import at_least_fp32_dtype, no_autocast
 
 
 @dataclass
@@ -98,8 +98,8 @@ def instance_contrast_loss(anchors: torch.Tensor, positives: torch.Tensor, pos_m
     A row is valid when its positive is and its anchor has at least one valid negative.
     Computed in at least fp32 with autocast off (module docstring): bf16 similarities / t lose ~1e-2.
     """
-    dtype = _at_least_fp32_dtype(anchors, positives, negatives)
-    with _no_autocast(anchors):
+    dtype = at_least_fp32_dtype(anchors, positives, negatives)
+    with no_autocast(anchors):
         anchors, positives, negatives = anchors.to(dtype), positives.to(dtype), negatives.to(dtype)
         pos_logits = torch.einsum("bd,bpd->bp", anchors, positives) / temperature
         neg_logits = torch.einsum("bd,bnd->bn", anchors, negatives) / temperature
@@ -124,8 +124,8 @@ def semantic_contrast_loss(anchors: torch.Tensor, labels: torch.Tensor, class_ve
     Computed in at least fp32 with autocast off (module docstring): bf16 similarities / t lose ~1e-2.
     """
     labels = labels.long()
-    dtype = _at_least_fp32_dtype(anchors, class_vectors)
-    with _no_autocast(anchors):
+    dtype = at_least_fp32_dtype(anchors, class_vectors)
+    with no_autocast(anchors):
         anchors, class_vectors = anchors.to(dtype), class_vectors.to(dtype)
         logits = anchors @ class_vectors.t() / temperature
         own_valid = valid_classes[labels]
