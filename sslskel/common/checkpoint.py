@@ -5,8 +5,8 @@ bool, None): the config as a plain dict and every RNG state as tensors. `load_ch
 reads it with `torch.load(weights_only=True)`, so a crafted file (a pickle whose objects run
 code when loaded) is refused before anything in it runs; users load checkpoints they
 downloaded. `save_checkpoint` checks that a state is plain before writing it, and goes
-through `atomic_path`, so a crash or Ctrl-C during a save leaves the previous `last.pt`
-intact and loadable.
+through `atomic_path`, so a crash, Ctrl-C or a full disk during a save leaves the previous
+`last.pt` intact and loadable (a full disk is a `DiskFullError` naming the file).
 
 Checkpoints of an older sslskel kept numpy arrays in their RNG state and are refused;
 `python -m sslskel.common.checkpoint upgrade FILE...` converts trusted ones in place.
@@ -115,8 +115,10 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     check_plain(state)  # on every process, so a bad state fails everywhere alike
     if not distributed.is_main():  # rank 0 writes; atomic_path would give the others a scratch file
         return
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        # through a Python file, a full disk is an OSError (ENOSPC) that atomic_path names;
+        # torch.save(state, path) would raise an unexplained RuntimeError from its C++ writer
+        torch.save(state, f)
 
 
 # -- loading ------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ Every entry point (pretrain/run.py, linear_eval/run.py, semi_sup/run.py, supervi
 * Ctrl-C exits with 130 and no traceback (the engine has said where the run stands);
 * anything else is a bug: it propagates with its traceback (exit code 1);
 * argparse's usage errors keep argparse's own exit code 2;
-* warnings raised by sslskel's own code print as `warning: <message>`.
+* warnings raised by sslskel's own code print as `warning: <message>`;
+* under torchrun a user error prints once, on rank 0; `python -m sslskel.common.launch` (torchrun
+  with this error style) also exits with 2 instead of torchrun's traceback and 1.
 
 Example:
     >>> import argparse
@@ -40,6 +42,7 @@ import torch
 
 from .. import distributed
 from ..errors import UserError
+from .launch import record_user_error
 
 DEBUG_ENV = "SSLSKEL_DEBUG"
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
@@ -58,11 +61,13 @@ _PACKAGE_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
 
 def run_cli(run: Callable[[argparse.Namespace, argparse.ArgumentParser], int],
             parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
-    """Parse `argv` with `parser` (plus --debug), call `run(args, parser)`, return the exit code."""
+    """Parse `argv` with `parser` (plus --debug; positionals and options in any order), call
+    `run(args, parser)`, return the exit code."""
     with contextlib.suppress(argparse.ArgumentError):  # a parser used twice has it already
         parser.add_argument("--debug", action="store_true",
                             help=f"show the full traceback of an error (also: {DEBUG_ENV}=1)")
-    args = parser.parse_args(argv)
+    # KEY=VALUE overrides may come before, between and after the options
+    args = parser.parse_intermixed_args(argv)
     debug = args.debug or debug_from_env()
     # under torchrun, processes other than rank 0 keep stderr (errors) but print nothing else
     quiet = open(os.devnull, "w") if int(os.environ.get("RANK", "0")) > 0 else None
@@ -80,10 +85,13 @@ def run_cli(run: Callable[[argparse.Namespace, argparse.ArgumentParser], int],
             traceback.print_exc()
         return INTERRUPTED
     except (UserError, *PATH_ERRORS) as error:
+        line = f"error: {user_error_message(error)}"
+        printed = not debug and distributed.rank() == 0  # every process raises it: rank 0 says it once
         if debug:
             traceback.print_exc()
-        else:
-            print(f"error: {user_error_message(error)}", file=sys.stderr)
+        elif printed:
+            print(line, file=sys.stderr, flush=True)
+        record_user_error(line, printed)  # under torchrun, for sslskel.common.launch
         return 2
     finally:  # after an error another process may be mid-collective: leave without waiting for it
         distributed.shutdown(wait_for_all=clean_end)

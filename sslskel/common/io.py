@@ -4,7 +4,12 @@ Each writer writes to a temporary file in the destination's folder, flushes it t
 then renames it over the destination (`os.replace` is atomic on POSIX and Windows). If
 anything fails or the process is interrupted, the old file is untouched and the temporary
 one is removed. A process killed outright (`kill -9`) cannot remove it: such orphans
-(`.NAME.XXXXXXXX.tmp`) are removed by `remove_orphan_temporaries` when a run starts or resumes.
+(`.NAME.XXXXXXXX.tmp`) are removed by `remove_orphan_temporaries` when a run starts or resumes
+(under the run's lock, `sslskel.common.run_lock`, so never a live writer's).
+
+A full disk (or quota) during a write is a `DiskFullError` naming the file, and the old file is
+kept. JSON is written strictly: a non-finite float (an overflowed loss) is written as null,
+never as `Infinity` or `NaN`, which no JSON reader accepts.
 
 Example:
     >>> import tempfile, pathlib
@@ -16,12 +21,21 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 
 from .. import distributed
+from ..errors import UserError
+
+FULL_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(UserError):
+    """No space (or quota) left while writing a file; the file's previous version is kept."""
 
 
 def current_umask() -> int:
@@ -42,7 +56,8 @@ TEMPORARY_SUFFIX = ".tmp"
 def remove_orphan_temporaries(*folders: str | os.PathLike) -> list[Path]:
     """Delete the temporary files killed atomic writes left in `folders` (those that exist).
 
-    Only one process writes a run directory, so at its start every such file is an orphan.
+    Call it holding the run's lock (`sslskel.common.run_lock.run_lock`): one process writes a
+    run directory, so then every such file is an orphan, none a live writer's.
     """
     orphans = [p for folder in map(Path, folders) if folder.is_dir()
                for p in folder.glob(f"{temporary_prefix('*')}*{TEMPORARY_SUFFIX}") if p.is_file()]
@@ -73,9 +88,13 @@ def atomic_path(path: str | os.PathLike):
         with open(tmp, "rb+") as f:  # make the bytes durable before the rename publishes them
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(error, OSError) and error.errno in FULL_DISK_ERRNOS:
+            kept = "the previous version is kept" if path.exists() else "nothing was written"
+            raise DiskFullError(path, "write", "free disk space for this file",
+                                f"no space left on device ({error.strerror}); {kept}") from None
         raise
 
 
@@ -84,5 +103,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def finite_or_null(obj):
+    """`obj` with every non-finite float (inf, nan) replaced by None, in nested dicts and lists."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: finite_or_null(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(value) for value in obj]
+    return obj
+
+
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+    """Strict JSON: non-finite floats become null (see `finite_or_null`)."""
+    atomic_write_text(path, json.dumps(finite_or_null(obj), indent=2, allow_nan=False) + "\n")

@@ -140,6 +140,22 @@ def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 
 
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """{"a.b": value} for every leaf of a nested dict (lists and empty dicts are leaves).
+
+    >>> flatten({"a": {"b": 1, "c": [1, 2]}, "d": None})
+    {'a.b': 1, 'a.c': [1, 2], 'd': None}
+    """
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
 def merge(base: dict, update: dict) -> dict:
     out = dict(base)
     for key, value in update.items():

@@ -63,12 +63,14 @@ from .. import distributed
 from ..common.device import resolve_device
 from ..common.features import extract_features
 from ..common.io import atomic_write_text, remove_orphan_temporaries
+from ..common.run_lock import run_lock
 from ..common.knn import topk_accuracy
 from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UserError
 from ..methods.auxiliary import AuxiliaryLoss
 from .config import to_dict
+from .diverged import diverged
 from .loop import train_epoch
 from .optim import GroupOptimizers
 from .parallel import ParallelStep, prepare_for_processes
@@ -156,6 +158,14 @@ class FineTuner:
         restore_rng_state(state["rng"])
         truncate_metrics(self.run_dir, self.step)
 
+    def last_good(self) -> str:
+        """For the non-finite-loss error: the checkpoint on disk, if there is one."""
+        if self.run_dir is None:
+            return "no checkpoint is kept without a run directory"
+        if not self.history:
+            return "no checkpoint was written yet"
+        return f"last good checkpoint: {self.checkpoint_path} (epoch {self.epoch})"
+
     # -- training ---------------------------------------------------------------------------
     def losses(self, batch) -> dict[str, torch.Tensor]:
         """{"loss": the total, "loss_ce": cross-entropy, and every auxiliary term by name}."""
@@ -184,7 +194,7 @@ class FineTuner:
         result = train_epoch(self.loader, step_fn, self.optimizers, epoch=self.epoch, step=self.step,
                              device=self.device, amp=self.cfg.run.amp, progress=self.progress,
                              desc=f"{self.prefix} epoch {self.epoch + 1}/{self.optim_cfg.epochs}",
-                             prefix=self.prefix)
+                             prefix=self.prefix, failure_hint=self.last_good())
         self.step = result.steps
         return result.means, result.seconds
 
@@ -205,13 +215,26 @@ class FineTuner:
                     atomic_write_text(self.run_dir / f"{aux.name}_setup.txt", aux.setup_message + "\n")
 
     def fit(self, resume: bool = False) -> dict:
-        if self.run_dir is not None:  # temporary files a killed write left behind
-            remove_orphan_temporaries(self.run_dir, self.checkpoint_path.parent)
-        if resume:
-            if self.run_dir is None:
+        """Train to finetune.optim.epochs (`resume`: from run_dir's checkpoint), writing the run
+        directory under its lock (`run_lock`): a second writer of it is refused."""
+        if self.run_dir is None:
+            if resume:
                 raise ValueError("resume needs the run_dir holding checkpoints/last.pt")
-            self.load(self.checkpoint_path)
-        logger = RunLogger(self.run_dir, enabled=distributed.is_main()) if self.run_dir is not None else None
+            return self.train_epochs(None)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with run_lock(self.run_dir):
+            if distributed.is_main():  # temporary files a killed write left behind (none is live now)
+                remove_orphan_temporaries(self.run_dir, self.checkpoint_path.parent)
+            if resume:
+                self.load(self.checkpoint_path)
+                if self.epoch > self.optim_cfg.epochs:
+                    raise UserError(self.run_dir, "finetune.optim.epochs", f"at least {self.epoch}, the epochs "
+                                    f"{self.checkpoint_path} holds (a resume cannot shorten a run)",
+                                    str(self.optim_cfg.epochs))
+            with RunLogger(self.run_dir, enabled=distributed.is_main()) as logger:
+                return self.train_epochs(logger)
+
+    def train_epochs(self, logger: RunLogger | None) -> dict:
         self.announce_setup(logger)
         try:
             while self.epoch < self.optim_cfg.epochs:
@@ -231,9 +254,8 @@ class FineTuner:
                 print(f"\ninterrupted: {self.checkpoint_path} holds epoch {self.epoch}" if self.history
                       else "\ninterrupted: no checkpoint was written yet (the first epoch did not finish)")
             raise
-        finally:
-            if logger is not None:
-                logger.close()
+        except FloatingPointError as error:
+            raise diverged(error, self.run_dir) from None
         return self.summary()
 
     def summary(self) -> dict:

@@ -1,6 +1,7 @@
 """Pretraining from a config to a finished run directory (what `pretrain/run.py` calls).
 
 A run directory `runs/<time>-<method>/` holds:
+    .lock                       while a process writes the run (`sslskel.common.run_lock`)
     config.yaml                 the resolved configuration (resume reads it back)
     checkpoints/last.pt         written atomically at the end of every epoch
     checkpoints/epoch_NNNN.pt   kept every `run.checkpoint_every` epochs
@@ -16,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import time
 from pathlib import Path
 
@@ -27,9 +30,11 @@ from ..common.checkpoint import seed_everything
 from .. import distributed
 from ..common.device import apply_run_settings, resolve_device
 from ..common.io import atomic_write_json, remove_orphan_temporaries
+from ..common.run_lock import run_lock
 from ..data.checks import check_held_out_classes
-from ..errors import CheckpointError
-from .config import save_config
+from .config import save_config, to_dict
+from .diverged import diverged
+from .resume import ResumePlan, finished_summary, plan_resume
 from .trainer import PretrainTrainer, process_seed
 
 
@@ -82,37 +87,78 @@ def exclude_classes(data, classes):
 def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Path | None = None):
     """Train `cfg.method`; returns (run_dir, summary). With `resume_dir`, continue that run.
 
-    Nothing is written until the data is loaded, the method built and (on resume) the
-    checkpoint loaded into it: a start that fails leaves no empty run directory, and a
-    resume that fails (an override the checkpoint does not fit, say) leaves config.yaml as
-    it was, so the run can still be resumed.
+    Nothing is written until the data is loaded, the method built and (on resume) the resume
+    checked (`plan_resume`: what it may change, how many epochs) and its checkpoint loaded: a
+    start that fails leaves no empty run directory, and a resume that fails leaves the run as
+    it was. A resume with nothing to do (the checkpoint holds `optim.epochs` epochs) changes
+    nothing and says so. The run directory is written under its lock (`run_lock`): a second
+    writer is refused, naming the first. A non-finite loss is a `TrainingDivergedError` naming
+    the last good checkpoint; a new run that ends so before its first checkpoint is removed.
     """
+    plan = None
     if resume_dir is not None:
-        run_dir = Path(resume_dir)
-        last = run_dir / "checkpoints" / "last.pt"
-        if not last.is_file():
-            raise CheckpointError(last, "file", "a checkpoint to resume from", "no such file")
-    if run_dir is not None and distributed.is_main():  # temporary files a killed write left behind
-        remove_orphan_temporaries(run_dir, Path(run_dir) / "checkpoints")
+        plan = plan_resume(resume_dir, to_dict(cfg), cfg.optim.epochs)
+        if plan.epochs_done == cfg.optim.epochs:
+            return plan.run_dir, finish_without_training(plan)
+        run_dir = plan.run_dir
+    trainer = build_trainer(cfg, run_dir)
+    made = plan is None and run_dir is None
+    if plan is None:
+        seed_everything(process_seed(cfg.run.seed, distributed.rank()))  # dropout etc. differ per process
+        trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method) if made else Path(run_dir)
+        trainer.run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_lock(trainer.run_dir):
+            summary = train_locked(cfg, trainer, plan)
+    except FloatingPointError as error:
+        if made and trainer.saved is None and distributed.is_main():  # nothing in it worth keeping
+            shutil.rmtree(trainer.run_dir, ignore_errors=True)
+            error = FloatingPointError(f"{error}; the new run directory was removed")
+        raise diverged(error, trainer.run_dir) from None
+    return trainer.run_dir, summary
+
+
+def build_trainer(cfg, run_dir: Path | None) -> PretrainTrainer:
+    """Settings applied, both splits loaded and checked, the method built: all before any write."""
     apply_run_settings(cfg.run)
     distributed.init_distributed(resolve_device(cfg.run.device))
     distributed.local_batch_size(cfg.optim.batch_size)  # refused now if it does not split
     seed_everything(cfg.run.seed)  # the same on every process: the same initial weights
-
     train, val = load_splits(cfg)
     channels, _, _, persons = train.shape
     method = build_method(cfg, in_channels=channels, num_persons=persons)
-    trainer = PretrainTrainer(cfg, method, train, run_dir,
-                              knn_data=(train, val) if cfg.run.knn_every else None)
-    if resume_dir is not None:
-        trainer.resume()
-    else:
-        seed_everything(process_seed(cfg.run.seed, distributed.rank()))  # dropout etc. differ per process
-        if run_dir is None:
-            trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method)
-    save_config(cfg, trainer.run_dir / "config.yaml")  # rank 0 alone writes (atomic_path)
+    return PretrainTrainer(cfg, method, train, run_dir, knn_data=(train, val) if cfg.run.knn_every else None)
 
+
+def train_locked(cfg, trainer: PretrainTrainer, plan: ResumePlan | None) -> dict:
+    """The writes, holding the run's lock: orphans of killed writes removed (none can be a live
+    writer's now), the checkpoint loaded (read again if it changed since the plan), config.yaml,
+    the epochs, summary.json."""
+    if distributed.is_main():
+        remove_orphan_temporaries(trainer.run_dir, trainer.checkpoint_dir)
+    if plan is not None:
+        plan = plan.reread_if_changed(to_dict(cfg), cfg.optim.epochs)
+        if plan.epochs_done == cfg.optim.epochs:  # another process finished it meanwhile
+            return finish_without_training(plan, locked=True)
+        trainer.load(plan.checkpoint, plan.state)
+        print(f"resuming {trainer.run_dir} from {plan.checkpoint} (epoch {plan.epochs_done} of "
+              f"{cfg.optim.epochs})")
+    save_config(cfg, trainer.run_dir / "config.yaml")  # rank 0 alone writes (atomic_path)
     summary = trainer.fit()
     summary = {"epochs": trainer.epoch, "steps": trainer.step, **summary}
     atomic_write_json(trainer.run_dir / "summary.json", summary)
-    return trainer.run_dir, summary
+    return summary
+
+
+def finish_without_training(plan: ResumePlan, locked: bool = False) -> dict:
+    """A resume with nothing to do: the run is left as it is (summary.json is written only if a
+    kill took it after the last checkpoint), and the summary returned."""
+    summary, found = finished_summary(plan)
+    if not found:
+        with run_lock(plan.run_dir) if not locked else contextlib.nullcontext():
+            atomic_write_json(plan.run_dir / "summary.json", summary)
+        print(f"{plan.run_dir}: summary.json was missing; rebuilt from metrics.jsonl")
+    print(f"nothing to do: {plan.checkpoint} already holds all {plan.epochs_done} epochs "
+          f"(optim.epochs={plan.epochs_done}); the run was not changed. To train longer, resume with "
+          f"optim.epochs=N, N > {plan.epochs_done}")
+    return summary

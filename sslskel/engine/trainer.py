@@ -9,8 +9,9 @@ order and augmentations are seeded by (seed, epoch, index); the method keeps its
 counters in buffers; and the checkpoint written at the end of every epoch holds the model,
 every group's optimiser, the epoch / step counters and every RNG state.
 
-Resuming (`resume`) loads `checkpoints/last.pt`; if that file cannot be read (truncated,
-say) it warns and takes the newest periodic `epoch_NNNN.pt` that loads. A checkpoint whose
+Resuming (`resume`) loads `checkpoints/last.pt`; if that file is missing or cannot be read
+(truncated, say) it warns and takes the newest periodic `epoch_NNNN.pt` that loads
+(`sslskel.engine.resume`, which also decides what a resume may change). A checkpoint whose
 weights do not fit the config (an override that changes the model) is a CheckpointError
 naming the first key that differs.
 
@@ -21,7 +22,6 @@ Example (see pretrain/run.py for the full set-up):
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from .config import to_dict
 from .loop import train_epoch
 from .optim import GroupOptimizers
 from .parallel import ParallelStep, prepare_for_processes
+from .resume import find_resume_checkpoint
 from .run_log import RunLogger, truncate_metrics
 
 
@@ -164,36 +165,13 @@ class PretrainTrainer:
         distributed.barrier()
         self.saved = (path, self.epoch)
 
-    def periodic_checkpoints(self) -> list[Path]:
-        """checkpoints/epoch_NNNN.pt, newest epoch first."""
-        found = [(int(m.group(1)), p) for p in self.checkpoint_dir.glob("epoch_*.pt")
-                 if (m := re.fullmatch(r"epoch_(\d+)\.pt", p.name))]
-        return [p for _, p in sorted(found, reverse=True)]
-
     def resume(self) -> Path:
-        """Load checkpoints/last.pt or, if it cannot be read, the newest periodic checkpoint
-        that can (with a warning naming both); returns the checkpoint used."""
-        last = self.checkpoint_dir / "last.pt"
-        try:
-            path, state = last, load_checkpoint(last, map_location=self.device)
-        except CheckpointError as error:
-            path, state = self.newest_loadable_periodic(error)
+        """Load checkpoints/last.pt or, if it is missing or cannot be read, the newest periodic
+        checkpoint that can (with a warning naming both); returns the checkpoint used.
+        (run_pretraining checks the resume first, `sslskel.engine.resume.plan_resume`.)"""
+        path, state = find_resume_checkpoint(self.run_dir, map_location=self.device)
         self.load(path, state)
         return path
-
-    def newest_loadable_periodic(self, error: CheckpointError) -> tuple[Path, dict]:
-        candidates = self.periodic_checkpoints()
-        for path in candidates:
-            try:
-                state = load_checkpoint(path, map_location=self.device)
-            except CheckpointError:
-                continue
-            warnings.warn(f"{error}; resuming from the newest periodic checkpoint that loads: {path} "
-                          f"(epoch {state.get('epoch')})", stacklevel=3)
-            return path, state
-        raise CheckpointError(error.where, error.field, error.expected,
-                              f"{error.got}; and no periodic checkpoint {self.checkpoint_dir}/epoch_NNNN.pt "
-                              f"could be loaded ({len(candidates)} found)")
 
     def last_good(self) -> str:
         """For the non-finite-loss error: the checkpoint on disk, if there is one."""
