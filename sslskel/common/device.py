@@ -13,6 +13,7 @@ import contextlib
 
 import torch
 
+from ..errors import UserError
 from .threads import ThreadChoice, choose_threads
 
 
@@ -31,8 +32,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"run.device={name}: CUDA is not available on this machine; use cpu or auto")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UserError("run.device", None, "cpu or auto (this machine has no CUDA device)", repr(name))
+        if device.index is not None and device.index >= count:
+            raise UserError("run.device", None, f"cpu, auto, cuda or cuda:N with N < {count} (the CUDA devices "
+                            "of this machine)", repr(name))
     return device
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from .checks import check_class_ids, scan_samples
 from .container import SkeletonData
+from .errors import DataFormatError
 from .layouts import get_layout
 from .normalize import check_prenormalized, normalize_skeletons, resolve_mode
 from .readers import FORMATS_WITH_LAYOUT, load_split
@@ -50,8 +51,8 @@ def load_data(data_cfg, split: str) -> SkeletonData:
     resolve_layout(data_cfg, data)
     data = _adopt_layout(data, data_cfg.layout)
     if data.layout != data_cfg.layout:
-        raise ValueError(f"{data.source}: data.layout: the config says {data_cfg.layout!r} but the "
-                         f"data is {data.layout!r}; set data.layout={data.layout} (or auto)")
+        raise DataFormatError(data.source, "data.layout", f"the layout of the data, {data.layout} "
+                              f"(set data.layout={data.layout} or auto)", repr(data_cfg.layout))
     checked = data_cfg.normalize == "auto"
     data_cfg.normalize = resolve_mode(data_cfg.normalize, data.file_format)
     data = apply_normalization(data, data_cfg.normalize, checked=checked)

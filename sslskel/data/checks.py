@@ -24,6 +24,8 @@ Example:
 
 from __future__ import annotations
 
+import array
+import itertools
 import os
 import warnings
 from pathlib import Path
@@ -34,6 +36,7 @@ from tqdm import tqdm
 from .container import SkeletonData, ntu_meta_from_names, release_mapped_pages
 from ..errors import UserError
 from .errors import DataFormatError
+from .limits import read_bounded_line, require_memory
 from .safe_pickle import load_pickle
 
 LAYOUT_FOR_JOINTS = {25: "ntu25", 20: "ucla20"}
@@ -142,15 +145,28 @@ def check_held_out_classes(classes, num_classes: int, labels, where: str, left_f
                            source: str = "") -> list[int]:
     """The sorted unique ids of classes to hold out (pretraining's data.exclude_classes, the
     uncertainty protocol's --ood-classes); UserError naming `where` unless each is in
-    [0, num_classes) and some sample of `labels` is of another class (`left_for`: what for)."""
+    [0, num_classes) and samples of two other classes are left (`left_for`: what for; one
+    class left has nothing to tell apart)."""
     classes = sorted({int(c) for c in classes})
     bad = [c for c in classes if not 0 <= c < num_classes]
     if bad:
         raise UserError(where, "class ids", f"0-based ids in [0, {num_classes - 1}]", str(bad))
-    if not (~np.isin(np.asarray(labels), classes)).any():
-        raise UserError(where, "class ids", f"some class left {left_for}",
-                        f"{classes} (every {source} sample)" if source else str(classes))
+    labels = np.asarray(labels)
+    left = np.unique(labels[~np.isin(labels, classes)])
+    if len(left) < 2:
+        what = f"only class {int(left[0])}" if len(left) else "no class"
+        raise UserError(where, "class ids", f"some class left {left_for} (at least two classes)",
+                        f"{classes}, leaving {what}" + (f" of {source}" if source else ""))
     return classes
+
+
+def check_training_clips(data: SkeletonData, batch_size: int, field: str = "optim.batch_size") -> None:
+    """Enough training clips for one whole batch (the loader drops a partial one) and for a
+    contrast between clips: at least max(2, `batch_size`); UserError naming the data otherwise."""
+    needed = max(2, batch_size)
+    if len(data) < needed:
+        raise UserError(data.source, "training clips", f"at least {needed} (one batch of {field}={batch_size}"
+                        f"{'' if batch_size >= 2 else ', and two clips to contrast'})", str(len(data)))
 
 
 def check_num_frames(num_frames: np.ndarray, frames: int, path, field: str = "num_frame") -> np.ndarray:
@@ -323,18 +339,26 @@ def finish_split(data, num_frames, labels, names, source, layout, meta=None, spl
 
 def read_number_rows(path, width: int, what: str) -> np.ndarray:
     """A text file of `width` whitespace-separated numbers per non-blank line -> (lines, width)
-    float32; DataFormatError naming the line otherwise. `what` says what a line holds."""
-    rows = []
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
+    float32; DataFormatError naming the line otherwise. `what` says what a line holds.
+    Lines are read at most `MAX_LINE_BYTES` far, and the rows must fit in memory."""
+    # a number takes >= 2 bytes of text ("0 ") and 4 of float32, plus the final array
+    require_memory(4 * os.path.getsize(path), path, "file", f"the numbers of this {what} file")
+    values = array.array("f")  # float(token) rounded to float32, as the float64 -> float32 cast
+    with open(path, "rb") as f:
+        for line_no in itertools.count(1):
+            raw = read_bounded_line(f, path, line_no)
+            if not raw:
+                break
+            line = raw.decode("utf-8", errors="replace")
+            tokens = line.split()
+            if not tokens:
                 continue
             try:
-                values = np.array(line.split(), dtype=np.float64)  # then float32, as float() would
+                row = [float(token) for token in tokens]
             except ValueError:
                 raise DataFormatError(path, f"line {line_no}", f"{width} numbers ({what})",
                                       f"a non-numeric token in {line.strip()[:60]!r}") from None
-            if values.size != width:
-                raise DataFormatError(path, f"line {line_no}", f"{width} numbers ({what})", f"{values.size}")
-            rows.append(values)
-    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, width), np.float32)
+            if len(row) != width:
+                raise DataFormatError(path, f"line {line_no}", f"{width} numbers ({what})", f"{len(row)}")
+            values.extend(row)
+    return np.frombuffer(values, np.float32).reshape(-1, width).copy()

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ import numpy as np
 from .checks import describe_folder, read_number_rows, warn_skipped_empty
 from .container import SkeletonData
 from .errors import DataFormatError
+from .limits import format_bytes, require_memory
 from .splits import normalize_split
 
 MSR_NAME = re.compile(r"^a(\d+)_s(\d+)_e(\d+)_skeleton3D$")
@@ -83,7 +85,10 @@ def read_utd_file(path: Path) -> np.ndarray:
     from scipy.io import loadmat  # scipy only for this format
 
     try:
+        check_declared_size(path)
         content = loadmat(str(path))
+    except DataFormatError:
+        raise
     except Exception as err:  # scipy raises several types for a bad file
         raise DataFormatError(path, "mat", "a MATLAB .mat file", f"{type(err).__name__}: {err}") from None
     if "d_skel" not in content:
@@ -95,7 +100,39 @@ def read_utd_file(path: Path) -> np.ndarray:
     if skel.ndim != 3 or skel.shape[:2] != (JOINTS, 3) or not np.issubdtype(skel.dtype, np.number):
         raise DataFormatError(path, "d_skel", "a numeric array of shape (20, 3, T)",
                               f"{skel.dtype} of shape {skel.shape}")
+    if np.iscomplexobj(skel):  # numpy's own ComplexWarning would name no file
+        warnings.warn(f"{path}: d_skel holds complex numbers (largest imaginary part "
+                      f"{float(np.abs(skel.imag).max()):.3g}); reading their real parts", stacklevel=2)
+        skel = skel.real
     return skel.transpose(2, 0, 1).astype(np.float32)
+
+
+# zlib's deflate compresses at most ~1032:1, so a compressed variable holds at most that much
+MAX_DEFLATE_RATIO = 1032
+MAT_HEADER_BYTES = 128
+MI_COMPRESSED = 15
+
+
+def check_declared_size(path: Path) -> None:
+    """Refuse a .mat file whose variables' declared shapes hold more bytes than the file can
+    (its size, x `MAX_DEFLATE_RATIO` when compressed) or than fit in memory, before scipy
+    allocates them (a 466 KB file declaring 20 x 3 x 2,000,000 frames asked for 36 GiB)."""
+    from scipy.io import whosmat
+
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(MAT_HEADER_BYTES + 4)
+    order = "<" if header[126:128] == b"IM" else ">"
+    compressed = len(header) == MAT_HEADER_BYTES + 4 and \
+        int(np.frombuffer(header[128:132], f"{order}u4")[0]) == MI_COMPRESSED
+    bound = size * (MAX_DEFLATE_RATIO if compressed else 1)
+    for name, shape, kind in whosmat(str(path)):
+        declared = int(np.prod(shape, dtype=object)) * 8  # a double each (the widest real class)
+        if declared > bound:
+            raise DataFormatError(path, name, f"a variable that fits in the file ({size} bytes"
+                                  f"{', compressed' if compressed else ''})",
+                                  f"a declared shape {tuple(shape)} ({format_bytes(declared)} of {kind})")
+        require_memory(declared, path, name, f"variable {name} {tuple(shape)}")
 
 
 def _assemble(samples, split, benchmark, read_file, layout, num_classes, source, fields) -> SkeletonData:

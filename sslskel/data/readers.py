@@ -48,6 +48,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 from dataclasses import replace
 from pathlib import Path
 
@@ -179,13 +181,21 @@ def load_split(path, split: str, *, benchmark: str | None = None, file_format: s
     """Read the train or val ('test' = 'val') split of whatever file format is at `path`."""
     path = Path(path)
     split = normalize_split(split)
-    if benchmark is not None and path.is_dir() and (path / benchmark).is_dir():
-        path = path / benchmark
-    if file_format is None:
-        file_format = detect_format(path, split)
-        data = _read(path, split, benchmark, file_format, mmap, missing_file)
-    else:
-        data = _read_as_told(path, split, benchmark, file_format, mmap, missing_file)
+    try:
+        with contextlib.suppress(FileNotFoundError):  # detect_format says "not found"
+            path.stat()  # a loop of symbolic links reads as "not found" to is_dir / exists
+        if benchmark is not None and path.is_dir() and (path / benchmark).is_dir():
+            path = path / benchmark
+        if file_format is None:
+            file_format = detect_format(path, split)
+            data = _read(path, split, benchmark, file_format, mmap, missing_file)
+        else:
+            data = _read_as_told(path, split, benchmark, file_format, mmap, missing_file)
+    except OSError as err:
+        if err.errno != errno.ELOOP:
+            raise
+        raise DataFormatError(err.filename or path, "path", "a file or folder (symbolic links that resolve)",
+                              "a loop of symbolic links") from None
     return replace(data, file_format=file_format, index=data.index)
 
 

@@ -19,6 +19,7 @@ from .errors import DataFormatError
 from .splits import normalize_split, ucla_split_mask
 
 UCLA_ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
+JSON_TYPES = {list: "list", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 _UCLA_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)$")
 
 
@@ -64,8 +65,12 @@ def _read_ucla_json(path: Path) -> np.ndarray:
             content = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataFormatError(path, "json", "a valid JSON file", str(err)) from None
-    if not isinstance(content, dict) or "skeletons" not in content:
-        raise DataFormatError(path, "skeletons", "a JSON object with a 'skeletons' list", "no such key")
+    if not isinstance(content, dict):
+        raise DataFormatError(path, "top level", "a JSON object with a 'skeletons' list",
+                              f"a JSON {JSON_TYPES.get(type(content), type(content).__name__)}")
+    if "skeletons" not in content:
+        raise DataFormatError(path, "skeletons", "a JSON object with a 'skeletons' list",
+                              f"no such key (keys: {', '.join(sorted(map(str, content))[:8]) or 'none'})")
     try:
         seq = np.asarray(content["skeletons"], dtype=np.float32)
     except (ValueError, TypeError) as err:

@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import os
 import re
 import typing
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +56,7 @@ from ..data.transforms import PRESETS
 from ..methods import METHODS, method_class
 from ..methods.gcl import GCLSettings
 from ..methods.supcon import SupConSettings
+from ..data.limits import MAX_FRAMES
 from ..methods.settings import Rule, check_settings, each, integer, number, one_of
 from ..models import ENCODERS, encoder_class
 from .config_tree import ConfigError, apply_override, build, coerce, merge, parse_override, read_yaml, to_dict
@@ -65,12 +68,42 @@ __all__ = ["AMP_MODES", "BENCHMARKS_BY_FORMAT", "Config", "ConfigError", "DataCo
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 AMP_MODES = ("auto", "bf16", "off")  # sslskel.common.device.amp_dtype
 SAMPLINGS = ("class_balanced", "random")  # sslskel.eval.semi.label_subset
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit; torch.manual_seed(2**70) overflowed
 # run.threads: auto | N (sslskel.common.threads.choose_threads)
 THREADS = Rule(lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
                "auto or an integer >= 0 (0 = torch's default)")
 # run.device: auto | cpu | cuda | cuda:N (sslskel.common.device.resolve_device)
 DEVICE = Rule(lambda v: isinstance(v, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None,
               "one of auto, cpu, cuda, cuda:N")
+
+
+
+# the value of every argument of every preset (sslskel.data.transforms.presets) but the ones
+# data.frames / data.layout / data.modality set; checked when the config loads
+CROP = Rule(lambda v: isinstance(v, (list, tuple)) and len(v) == 2
+            and all(number(0, 1, open_low=True).test(x) for x in v) and v[0] <= v[1],
+            "a pair [low, high] of fractions of the clip, 0 < low <= high <= 1")
+PRESET_ARGUMENTS = {
+    "min_frames": integer(1, MAX_FRAMES),  # the crop's floor
+    "crop": CROP,
+    "ratio": number(0, 1, open_low=True),  # eval_crop's centre crop
+    "max_angle": number(0, math.pi),  # radians per axis
+    "shear": number(0, 10),
+    "corrupt_joints": number(0, 1),  # the fraction of the joints
+    "p_corrupt": number(0, 1),
+    "noise_std": number(0, 10),  # metres (or the data's unit)
+    "bone_scale": number(0, 1, open_high=True),  # lengths scaled by U(1 - s, 1 + s): s < 1 keeps them > 0
+    "blur_normalize": Rule(lambda v: isinstance(v, bool), "true or false"),
+}
+
+# encoder arguments by the type of their default: sizes and counts (hidden_size=0 crashed in
+# the GRU), rates (dropout), switches; the encoder checks the rest itself
+ENCODER_ARGUMENTS = {
+    int: integer(1),
+    float: number(0, 1, open_high=True),
+    bool: Rule(lambda v: isinstance(v, bool), "true or false"),
+    str: Rule(lambda v: isinstance(v, str), "a string"),
+}
 
 ALL_BENCHMARKS = tuple(dict.fromkeys(b for names in BENCHMARKS_BY_FORMAT.values() for b in names))
 
@@ -100,7 +133,7 @@ class DataConfig:
         # layout, format, benchmark, normalize, augment: check_data_settings (they need tables)
         check_settings(self, {
             "modality": one_of(MODALITIES),
-            "frames": integer(1),
+            "frames": integer(1, MAX_FRAMES),  # 100,000 frames filled 24 GB before any step
             "num_workers": integer(0),
             "exclude_classes": each(integer(0)),
         }, section="data")
@@ -136,11 +169,11 @@ class OptimConfig:
             "optimizer": one_of(OPTIMIZERS),
             "lr": number(0, open_low=True),
             "momentum": number(0, 1),
-            "weight_decay": number(0),
+            "weight_decay": number(0, 1),
             "batch_size": integer(1),
             "epochs": integer(1),  # 0 or less trained nothing and exited 0
             "milestones": each(integer(0)),  # one past the end never fires: harmless
-            "gamma": number(0, open_low=True),
+            "gamma": number(0, 1, open_low=True),  # a decay factor; 1e308 overflowed the rate
             "warmup_epochs": integer(0),
         })
 
@@ -195,7 +228,7 @@ class RunConfig:
 
     def __post_init__(self):
         check_settings(self, {
-            "seed": integer(0),
+            "seed": integer(0, MAX_SEED),
             "device": DEVICE,
             "amp": one_of(AMP_MODES),
             "checkpoint_every": integer(0),  # 0 = keep last.pt only
@@ -227,7 +260,7 @@ class LinearConfig:
             "eval_ratio": number(0, 1, open_low=True),
             "knn_k": each(integer(1)),
             "knn_temperature": number(0, open_low=True),
-            "seed": integer(0),
+            "seed": integer(0, MAX_SEED),
             "classes": each(integer(0)),
         }, section="linear")
 
@@ -320,6 +353,7 @@ def _names_an_override(message: str, overridden: list[str]) -> bool:
     config file is not where the mistake is, and is left out of the message)."""
     head = message.split(":")[0]
     key = head.split("'")[1] if head.startswith("unknown key '") else head.split(",")[0].strip()
+    key = re.sub(r"\[\d+\]", "", key)  # a list item, optim.milestones[0], is its list's key
     return any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in overridden)
 
 
@@ -328,9 +362,15 @@ def check_encoder_args(encoder_cfg: EncoderConfig) -> None:
     if encoder_cfg.name not in ENCODERS:
         raise ConfigError(f"encoder.name: unknown encoder {encoder_cfg.name!r}; valid: "
                           f"{', '.join(sorted(ENCODERS))}")
-    check_arguments(encoder_class(encoder_cfg.name).__init__, encoder_cfg.args, "encoder.args",
-                    f"encoder {encoder_cfg.name!r}", reserved={"layout", "in_channels", "num_persons"},
-                    set_by=lambda key: "the data section")
+    init = encoder_class(encoder_cfg.name).__init__
+    check_arguments(init, encoder_cfg.args, "encoder.args", f"encoder {encoder_cfg.name!r}",
+                    reserved={"layout", "in_channels", "num_persons"}, set_by=lambda key: "the data section")
+    defaults = {name: p.default for name, p in inspect.signature(init).parameters.items()}
+    for key, value in encoder_cfg.args.items():
+        rule = ENCODER_ARGUMENTS.get(type(defaults[key]))  # by the kind of its default
+        if rule is not None and not rule.test(value):
+            raise ConfigError(f"encoder.args.{key}: expected {rule.expected} (encoder {encoder_cfg.name}), "
+                              f"got {value!r}")
 
 
 def check_arguments(fn, given: dict, where: str, owner: str, reserved: set, set_by) -> None:
@@ -364,6 +404,11 @@ def check_data_settings(data_cfg: DataConfig) -> None:
     check_arguments(PRESETS[data_cfg.augment], data_cfg.augment_args, "data.augment_args",
                     f"preset {data_cfg.augment!r}", reserved={"frames", "layout", "modality"},
                     set_by=lambda key: f"data.{key}")
+    for key, value in data_cfg.augment_args.items():
+        rule = PRESET_ARGUMENTS[key]
+        if not rule.test(value):
+            raise ConfigError(f"data.augment_args.{key}: expected {rule.expected} "
+                              f"(preset {data_cfg.augment}), got {value!r}")
 
 
 def check_benchmark(data_cfg: DataConfig) -> None:
@@ -392,6 +437,49 @@ def check_method_settings(cfg) -> None:
         # the prototypes are fitted on the most recent keys of the queue
         raise ConfigError(f"halp.recent_keys, moco.queue_size: expected halp.recent_keys <= moco.queue_size, "
                           f"got {halp.recent_keys} > {moco.queue_size}")
+    if getattr(cfg, "simclr", None) is not None and cfg.optim.batch_size < 2:
+        # the negatives of a clip are the other clips of its batch
+        raise ConfigError(f"optim.batch_size: expected at least 2 for method {cfg.method} (its negatives are "
+                          f"the other clips of the batch), got {cfg.optim.batch_size}")
+    cvmim = getattr(cfg, "cvmim", None)
+    if cvmim is not None and cvmim.project_2d and cfg.data.modality != "joint":
+        raise ConfigError(f"cvmim.project_2d, data.modality: expected data.modality joint with "
+                          f"cvmim.project_2d=true (a camera projects joints), got {cfg.data.modality}")
+
+
+def schedule_warnings(cfg, num_train: int | None = None) -> list[str]:
+    """What in `cfg` silently changes the run: a schedule step past its end, a HaLP term that
+    never switches on, an online kNN that waits for the end, more kNN neighbours than the
+    `num_train` training clips (once the data is read)."""
+    epochs, found = cfg.optim.epochs, []
+    halp = getattr(cfg, "halp", None)
+    if halp is not None and halp.mu > 0 and halp.start_epoch >= epochs:
+        found.append(f"halp.start_epoch={halp.start_epoch} >= optim.epochs={epochs}: the HaLP term never "
+                     f"switches on, and this {cfg.method} run trains plain MoCo")
+    for name, overrides in [("optim", {}), *((f"optim.groups.{g}", o) for g, o in cfg.optim.groups.items())]:
+        late = [m for m in overrides.get("milestones", cfg.optim.milestones) if m >= epochs]
+        if late:
+            found.append(f"{name}.milestones {late} >= optim.epochs={epochs}: the learning rate never "
+                         f"steps down there")
+    if cfg.run.knn_every > epochs:
+        found.append(f"run.knn_every={cfg.run.knn_every} > optim.epochs={epochs}: the online kNN runs once, "
+                     f"after the last epoch")
+    if num_train is not None and cfg.run.knn_every:
+        found += knn_k_warnings(cfg.linear.knn_k, num_train)
+    return found
+
+
+def knn_k_warnings(knn_k, num_train: int) -> list[str]:
+    """A k of `linear.knn_k` above the number of training clips votes with all of them."""
+    large = [k for k in knn_k if k > num_train]
+    return [f"linear.knn_k {large} > the {num_train} training clips: the kNN votes with all "
+            f"{num_train}, reported as k={large[0]}"] if large else []
+
+
+def warn_schedule(cfg, num_train: int | None = None) -> None:
+    """Each of `schedule_warnings` as one warning, at start-up."""
+    for message in schedule_warnings(cfg, num_train):
+        warnings.warn(message, stacklevel=2)
 
 
 def save_config(cfg, path: str | os.PathLike) -> None:

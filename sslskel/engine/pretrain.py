@@ -25,14 +25,15 @@ from pathlib import Path
 import numpy as np
 
 from ..data.build import load_data
-from ..methods import build_method
+from ..methods import build_method, method_class
 from ..common.checkpoint import seed_everything
 from .. import distributed
 from ..common.device import apply_run_settings, resolve_device
 from ..common.io import atomic_write_json, remove_orphan_temporaries
 from ..common.run_lock import run_lock
-from ..data.checks import check_held_out_classes
-from .config import save_config, to_dict
+from ..data.checks import check_held_out_classes, check_training_clips
+from .config import save_config, to_dict, warn_schedule
+from .memory import check_run_memory
 from .diverged import diverged
 from .resume import ResumePlan, finished_summary, plan_resume
 from .trainer import PretrainTrainer, process_seed
@@ -125,7 +126,10 @@ def build_trainer(cfg, run_dir: Path | None) -> PretrainTrainer:
     distributed.local_batch_size(cfg.optim.batch_size)  # refused now if it does not split
     seed_everything(cfg.run.seed)  # the same on every process: the same initial weights
     train, val = load_splits(cfg)
-    channels, _, _, persons = train.shape
+    channels, _, joints, persons = train.shape
+    check_training_clips(train, cfg.optim.batch_size)
+    warn_schedule(cfg, len(train))
+    check_run_memory(cfg, channels, joints, persons, method_class(cfg.method).num_views)  # before building
     method = build_method(cfg, in_channels=channels, num_persons=persons)
     return PretrainTrainer(cfg, method, train, run_dir, knn_data=(train, val) if cfg.run.knn_every else None)
 

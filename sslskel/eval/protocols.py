@@ -37,13 +37,13 @@ from ..common.checkpoint import load_checkpoint, load_weights, require_keys
 from ..common.device import apply_run_settings, autocast, resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
-from ..engine.config import Config, load_config
+from ..engine.config import Config, knn_k_warnings, load_config
 from ..errors import UserError
 from .diagnostics import format_diagnostics, representation_diagnostics
 from .disentangle import disentangle, format_disentangle, require_embeddings
 from .linear import linear_probe
-from .single_shot import format_single_shot, single_shot, single_shot_parts
-from .uncertainty import format_uncertainty, require_posterior, uncertainty_study
+from .single_shot import check_kept_classes, format_single_shot, single_shot, single_shot_parts
+from .uncertainty import check_ood_classes, format_uncertainty, require_posterior, uncertainty_study
 
 PROTOCOLS = ("linear", "knn", "diagnostics", "single-shot", "disentangle", "uncertainty")
 DEFAULT_PROTOCOLS = ("linear", "knn", "diagnostics")
@@ -128,8 +128,9 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
         require_embeddings(cfg, model)
     if "uncertainty" in protocols:
         require_posterior(cfg, model)
+        ood_source = "--ood-classes"
         if ood_classes is None:  # a run pretrained without some classes scores them as OOD
-            ood_classes = list(cfg.data.exclude_classes)
+            ood_classes, ood_source = list(cfg.data.exclude_classes), "data.exclude_classes"
         unseen = set(cfg.data.exclude_classes)
         if any(int(c) not in unseen for c in ood_classes):
             warnings.warn(f"--ood-classes {sorted(ood_classes)}: pretraining saw some of them (its "
@@ -143,10 +144,16 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
     # the other protocols' small fits run whole on every process (the same numbers everywhere)
     device = distributed.init_distributed(resolve_device(cfg.run.device))
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    if "uncertainty" in protocols and ood_classes:  # before any feature is extracted
+        check_ood_classes(ood_classes, train.labels, val.labels, max(train.num_classes, val.num_classes), ood_source)
     if "single-shot" in protocols:  # no camera metadata: refused before anything trains
         single_shot_parts(train)
     if classes is None:
         classes = list(cfg.linear.classes) or None
+    if "single-shot" in protocols and classes is not None:  # before anything trains
+        check_kept_classes(classes, train, val)
+    for message in knn_k_warnings(cfg.linear.knn_k, len(train)) if "knn" in protocols else ():
+        warnings.warn(message, stacklevel=2)
     model = model.to(device)
     encoder = model.encoder if _is_method(model) else model
     results = {}
@@ -202,7 +209,7 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
             **uncertainty_study(model, train_x, train_y, val_x, val_y, val, transform,
                                 num_samples=cfg.vcl.eval_samples, seed=cfg.linear.seed,
                                 ood_classes=list(ood_classes or ()),
-                                pretraining_excluded=list(cfg.data.exclude_classes),
+                                pretraining_excluded=list(cfg.data.exclude_classes), ood_source=ood_source,
                                 num_classes=max(train.num_classes, val.num_classes), device=device,
                                 amp=cfg.run.amp),
             "representation": "posterior q(z | x) of the centre crop; probe on encoder features"}

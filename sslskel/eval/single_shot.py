@@ -88,6 +88,20 @@ def single_shot_parts(data, file_format: str | None = None) -> list[tuple[str, n
     return [(f"C{c}R{r}", np.flatnonzero((camera == c) & (replication == r))) for c, r in pairs]
 
 
+def check_kept_classes(classes, train, val, where: str = "linear.classes") -> None:
+    """Before anything trains: each id of `classes` is one of the data's, and the classes kept
+    leave two with training samples and some test sample; UserError naming `where` otherwise."""
+    num_classes = max(train.num_classes, val.num_classes)
+    bad = sorted({int(c) for c in classes if not 0 <= int(c) < num_classes})
+    if bad:
+        raise UserError(where, "class ids", f"0-based ids in [0, {num_classes - 1}] (the data's classes)", str(bad))
+    kept = np.unique(np.asarray(train.labels)[np.isin(train.labels, classes)])
+    if len(kept) < 2 or not np.isin(val.labels, classes).any():
+        raise UserError(where, "class ids", "at least two classes with training samples, and test samples",
+                        f"{sorted({int(c) for c in classes})}: {len(kept)} with training samples, "
+                        f"{int(np.isin(val.labels, classes).sum())} test samples")
+
+
 def keep_classes(data, classes):
     """The samples of `data` whose label is in `classes`, relabelled by position in it."""
     classes = [int(c) for c in classes]

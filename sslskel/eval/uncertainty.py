@@ -168,18 +168,19 @@ def severity_correlation(levels, level_scores) -> dict:
     return {"mean": means, "rho": rho(x, y), "rho_of_level_means": rho(np.asarray(levels, np.float64), means)}
 
 
-def check_ood_classes(ood_classes, train_y, test_y, num_classes: int) -> list[int]:
-    """The sorted unique class ids; UserError unless each is in [0, num_classes), some class stays
-    in distribution, and the test split holds a sample of them."""
-    classes = check_held_out_classes(ood_classes, num_classes, train_y, "--ood-classes", "in distribution")
+def check_ood_classes(ood_classes, train_y, test_y, num_classes: int, where: str = "--ood-classes") -> list[int]:
+    """The sorted unique class ids; UserError naming `where` (the flag, or the run's
+    data.exclude_classes they default to) unless each is in [0, num_classes), some class
+    stays in distribution, and the test split holds a sample of them."""
+    classes = check_held_out_classes(ood_classes, num_classes, train_y, where, "in distribution")
     if not np.isin(test_y, classes).any():
-        raise UserError("--ood-classes", "class ids", "classes with samples in the test split", str(classes))
+        raise UserError(where, "class ids", "classes with samples in the test split", str(classes))
     return classes
 
 
 def uncertainty_study(method, train_x, train_y, test_x, test_y, test_data, transform, *, num_samples: int,
                       seed: int = 0, ood_classes=(), pretraining_excluded=(), num_classes: int | None = None,
-                      bootstrap: int = 1000,
+                      ood_source: str = "--ood-classes", bootstrap: int = 1000,
                       noise_stds=NOISE_STDS, dropout_probs=DROPOUT_PROBS, batch_size: int = 256,
                       device="cpu", amp: str = "auto") -> dict:
     """The three measurements of the module docstring. train_x / test_x: the encoder's centre-crop
@@ -190,7 +191,7 @@ def uncertainty_study(method, train_x, train_y, test_x, test_y, test_data, trans
         raise ValueError(f"test_x, test_data: expected the same clips, got {len(test_y)} and {len(test_data)}")
     if num_classes is None:
         num_classes = int(max(train_y.max(), test_y.max())) + 1
-    classes = check_ood_classes(ood_classes, train_y, test_y, num_classes) if len(ood_classes) else []
+    classes = check_ood_classes(ood_classes, train_y, test_y, num_classes, ood_source) if len(ood_classes) else []
     ood = np.isin(test_y, classes)
     train_in = ~np.isin(train_y, classes)
     kw = dict(num_samples=num_samples, seed=seed, batch_size=batch_size, device=device, amp=amp)

@@ -42,7 +42,7 @@ from ..distributed import gather_rows, local_rows
 from .hallucinate import FILTERS, HallucinatedPositives, apply_filter, hallucinate_positives, halp_loss
 from .precision import no_autocast
 from .moco import MoCo
-from .settings import check_settings, integer, number, one_of
+from .settings import WEIGHT, check_settings, integer, number, one_of
 
 
 @dataclass
@@ -69,7 +69,7 @@ class HalpSettings:
             "refresh_every": integer(1),
             "num_positives": integer(1),
             "lam": number(0, 1),
-            "mu": number(0),
+            "mu": WEIGHT,  # a loss weight without the name of one
             "start_epoch": integer(0),
             "filter": one_of(FILTERS),
             "kmeans_backend": one_of(BACKENDS),

@@ -7,6 +7,11 @@ must be. The rules test the value itself (a wrong type reads as a bad value), an
 rule refuses NaN and infinity whatever its bounds. The engine imports this module too: it is the lowest layer
 that every settings dataclass may import (methods < engine).
 
+Scales (`SCALES`): whatever its own rule, a key named like a temperature (`temperature`,
+`*_temperature`), a loss weight (`weight`, `*_weight`, `beta`, `*_beta`) or a learning rate
+(`lr`) must also lie in a sane finite range, so 1e-45 or 1e308 fails at start-up, naming the
+key, instead of overflowing in the first step.
+
 Example:
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -29,15 +34,21 @@ Example:
     Traceback (most recent call last):
     ...
     ValueError: moco.ks[1]: expected an integer >= 1, got 0
+    >>> Queue(temperature=1e-45)
+    Traceback (most recent call last):
+    ...
+    ValueError: moco.temperature: expected a number in [0.001, 100] (a temperature), got 1e-45
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-__all__ = ["Rule", "check_settings", "each", "integer", "number", "one_of"]
+__all__ = ["LEARNING_RATE", "Rule", "SCALES", "TEMPERATURE", "WEIGHT", "check_settings", "each", "integer",
+           "number", "one_of", "scale_rule"]
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,11 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def integer(minimum: int) -> Rule:
-    """An int (not a bool) >= `minimum`."""
-    return Rule(lambda v: _is_int(v) and v >= minimum, f"an integer >= {minimum}")
+def integer(minimum: int, maximum: int | None = None) -> Rule:
+    """An int (not a bool) >= `minimum` (and <= `maximum`, when given)."""
+    if maximum is None:
+        return Rule(lambda v: _is_int(v) and v >= minimum, f"an integer >= {minimum}")
+    return Rule(lambda v: _is_int(v) and minimum <= v <= maximum, f"an integer in [{minimum}, {maximum}]")
 
 
 def number(low: float | None = None, high: float | None = None, *, open_low: bool = False,
@@ -97,12 +110,33 @@ def each(rule: Rule) -> Rule:
     return Rule(rule.test, rule.expected, items=True)
 
 
+def _scale(low: float, high: float, what: str) -> Rule:
+    inner = number(low, high)
+    return Rule(inner.test, f"{inner.expected} ({what})")
+
+
+# Sane ranges, far outside what any paper uses (temperatures 0.07-1, weights 0.5-5, lr 1e-4-30),
+# close enough that a logit of 1/T or a weighted loss stays far from float32's 3.4e38.
+TEMPERATURE = _scale(1e-3, 100, "a temperature")
+WEIGHT = _scale(0, 1000, "a loss weight")
+LEARNING_RATE = _scale(0, 100, "a learning rate")
+# (name, rule): a key whose name is NAME or ends in _NAME gets the rule on top of its own
+SCALES = (("temperature", TEMPERATURE), ("weight", WEIGHT), ("beta", WEIGHT), ("lr", LEARNING_RATE))
+
+
+def scale_rule(key: str) -> Rule | None:
+    """The sane range of a key named like a temperature, a loss weight or a learning rate."""
+    return next((rule for name, rule in SCALES if key == name or key.endswith("_" + name)), None)
+
+
 def check_settings(settings, rules: dict[str, Rule], section: str | None = None) -> None:
     """Raise a ValueError `SECTION.KEY: expected ..., got ...` for the first value of
     `settings` that breaks its rule (`section` None: the key alone, for a dataclass nested
-    in several sections, whose loader adds the prefix)."""
+    in several sections, whose loader adds the prefix). Keys named like a scale (`SCALES`)
+    must also lie in its range."""
     prefix = f"{section}." if section else ""
-    for key, rule in rules.items():
+    scales = [(f.name, scale_rule(f.name)) for f in dataclasses.fields(settings) if scale_rule(f.name)]
+    for key, rule in [*rules.items(), *scales]:  # its own rule first: its message for a wrong sign
         value = getattr(settings, key)
         if not rule.items:
             named = [(key, value)]

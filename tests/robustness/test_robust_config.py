@@ -65,36 +65,40 @@ def real(low, high=INF, open_low=False, open_high=False) -> Bounds:
 POSITIVE = real(0, open_low=True)
 UNIT = real(0, 1)
 RATIO = real(0, 1, open_low=True)  # (0, 1]
+# the sane ranges of sslskel.methods.settings.SCALES
+TEMPERATURE = real(1e-3, 100)
+WEIGHT = real(0, 1000)
+LR = real(0, 100, open_low=True)
 
-OPTIM_BOUNDS = {"lr": POSITIVE, "momentum": UNIT, "weight_decay": real(0), "batch_size": Bounds(1),
-                "epochs": Bounds(1), "milestones": Bounds(0), "gamma": POSITIVE, "warmup_epochs": Bounds(0)}
+OPTIM_BOUNDS = {"lr": LR, "momentum": UNIT, "weight_decay": UNIT, "batch_size": Bounds(1),
+                "epochs": Bounds(1), "milestones": Bounds(0), "gamma": RATIO, "warmup_epochs": Bounds(0)}
 BOUNDS = {
     **{f"{section}.{key}": b for section in ("optim", "linear.optim", "finetune.optim")
        for key, b in OPTIM_BOUNDS.items()},
-    "data.frames": Bounds(1), "data.num_workers": Bounds(0), "data.exclude_classes": Bounds(0),
-    "run.seed": Bounds(0), "run.checkpoint_every": Bounds(0), "run.knn_every": Bounds(0),
+    "data.frames": Bounds(1, 10_000), "data.num_workers": Bounds(0), "data.exclude_classes": Bounds(0),
+    "run.seed": Bounds(0, 2**32 - 1), "run.checkpoint_every": Bounds(0), "run.knn_every": Bounds(0),
     "run.log_every": Bounds(1),  # run.threads (auto | N): tests/common/test_threads.py
-    "linear.eval_ratio": RATIO, "linear.knn_k": Bounds(1), "linear.knn_temperature": POSITIVE,
-    "linear.seed": Bounds(0),
+    "linear.eval_ratio": RATIO, "linear.knn_k": Bounds(1), "linear.knn_temperature": TEMPERATURE,
+    "linear.seed": Bounds(0, 2**32 - 1),
     "finetune.eval_ratio": RATIO, "finetune.fractions": RATIO, "finetune.seeds": Bounds(1),
-    "gcl.per_class": Bounds(1), "gcl.dim": Bounds(1), "gcl.temperature": POSITIVE,
+    "gcl.per_class": Bounds(1), "gcl.dim": Bounds(1), "gcl.temperature": TEMPERATURE,
     "gcl.semantic_momentum": real(0, 1, open_low=True, open_high=True),
     "gcl.num_hard_positives": Bounds(1), "gcl.num_hard_negatives": Bounds(0),
     "gcl.num_random_negatives": Bounds(0),
-    "moco.queue_size": Bounds(1), "moco.momentum": UNIT, "moco.temperature": POSITIVE,
+    "moco.queue_size": Bounds(1), "moco.momentum": UNIT, "moco.temperature": TEMPERATURE,
     "moco.feature_dim": Bounds(1), "moco.mlp_hidden": Bounds(1),
     "halp.num_prototypes": Bounds(2), "halp.recent_keys": Bounds(2), "halp.refresh_every": Bounds(1),
-    "halp.num_positives": Bounds(1), "halp.lam": UNIT, "halp.mu": real(0), "halp.start_epoch": Bounds(0),
+    "halp.num_positives": Bounds(1), "halp.lam": UNIT, "halp.mu": WEIGHT, "halp.start_epoch": Bounds(0),
     "halp.kmeans_restarts": Bounds(1),
     "linear.classes": Bounds(0),
     "cvmim.pose_dim": Bounds(1), "cvmim.view_dim": Bounds(1), "cvmim.critic_hidden": Bounds(1),
-    "cvmim.q_hidden": Bounds(1), "cvmim.cross_view_weight": real(0), "cvmim.disentangle_weight": real(0),
-    "cvmim.prior_weight": real(0), "cvmim.azimuth_deg": real(0, 180), "cvmim.elevation_deg": real(0, 90),
+    "cvmim.q_hidden": Bounds(1), "cvmim.cross_view_weight": WEIGHT, "cvmim.disentangle_weight": WEIGHT,
+    "cvmim.prior_weight": WEIGHT, "cvmim.azimuth_deg": real(0, 180), "cvmim.elevation_deg": real(0, 90),
     "cvmim.roll_deg": real(0, 90),
-    "simclr.temperature": POSITIVE, "simclr.feature_dim": Bounds(1), "simclr.mlp_hidden": Bounds(1),
-    "vcl.beta": real(0), "vcl.eval_samples": Bounds(1),
-    "supcon.weight": real(0), "supcon.temperature": POSITIVE, "supcon.hidden": Bounds(1), "supcon.dim": Bounds(1),
-    "supcon.beta": real(0),
+    "simclr.temperature": TEMPERATURE, "simclr.feature_dim": Bounds(1), "simclr.mlp_hidden": Bounds(1),
+    "vcl.beta": WEIGHT, "vcl.eval_samples": Bounds(1),
+    "supcon.weight": WEIGHT, "supcon.temperature": TEMPERATURE, "supcon.hidden": Bounds(1), "supcon.dim": Bounds(1),
+    "supcon.beta": WEIGHT,
 }
 # what a key's valid values need of the other keys (the rules across keys)
 CONTEXT = {
