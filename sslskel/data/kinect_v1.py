@@ -37,7 +37,7 @@ import numpy as np
 from .checks import describe_folder, read_number_rows, warn_skipped_empty
 from .container import SkeletonData
 from .errors import DataFormatError
-from .limits import format_bytes, require_memory
+from .limits import format_bytes, padded_zeros, require_memory
 from .splits import normalize_split
 
 MSR_NAME = re.compile(r"^a(\d+)_s(\d+)_e(\d+)_skeleton3D$")
@@ -160,7 +160,7 @@ def _assemble(samples, split, benchmark, read_file, layout, num_classes, source,
         kept.append((path, code))
     warn_skipped_empty(source, skipped)
     t_max = max((len(s) for s in sequences), default=1)
-    data = np.zeros((len(sequences), 3, t_max, JOINTS, 1), np.float32)
+    data = padded_zeros((len(sequences), 3, t_max, JOINTS, 1), source, "the clips")
     for i, seq in enumerate(sequences):
         data[i, :, :len(seq), :, 0] = seq.transpose(2, 0, 1)
     codes = np.array([c for _, c in kept], np.int64).reshape(-1, 3)

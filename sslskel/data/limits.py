@@ -22,7 +22,10 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
+
+import numpy as np
 
 from .errors import DataFormatError
 
@@ -65,6 +68,14 @@ def require_memory(nbytes: float, where, field: str, what: str = "the data") -> 
     if available is not None and nbytes > available:
         raise DataFormatError(where, field, f"{what} to fit in the {format_bytes(available)} of memory available",
                               f"an estimated {format_bytes(nbytes)}")
+
+
+def padded_zeros(shape: tuple[int, ...], where, what: str) -> np.ndarray:
+    """np.zeros(shape, float32) for a split padded to its longest sample, refused first (naming
+    `where` and the shape) when it would not fit: one long file among many short ones pads
+    them all."""
+    require_memory(4 * math.prod(shape), where, "samples", f"{what} {tuple(shape)} (padded to the longest)")
+    return np.zeros(shape, np.float32)
 
 
 def read_bounded_line(f, where, line_no: int, limit: int = MAX_LINE_BYTES) -> bytes:

@@ -42,6 +42,7 @@ import numpy as np
 from .checks import describe_folder, warn_skipped_empty
 from .container import SkeletonData, ntu_meta_from_names, parse_ntu_name
 from .errors import DataFormatError
+from .limits import padded_zeros
 from .files import temp_file_beside
 
 NUM_JOINTS = 25
@@ -271,7 +272,7 @@ def read_ntu_raw(directory: str | os.PathLike, max_bodies_read: int = 4, bodies_
     """
     files = list_skeleton_files(directory, missing_file, names)
     labels_from_names([p.stem for p in files], directory)
-    data = np.zeros((len(files), 3, max_frames, NUM_JOINTS, bodies_kept), np.float32)
+    data = padded_zeros((len(files), 3, max_frames, NUM_JOINTS, bodies_kept), directory, "the clips")
     num_frames = np.zeros(len(files), np.int64)
     kept, skipped = [], []
     for path, sample in zip(files, iter_samples(files, max_bodies_read=max_bodies_read,

@@ -16,6 +16,7 @@ import numpy as np
 from .checks import read_number_rows
 from .container import META_FIELDS, SkeletonData
 from .errors import DataFormatError
+from .limits import padded_zeros
 from .splits import normalize_split, parse_pku_split_file
 
 PKU_SPLIT_FILES = {"xsub": "cross-subject.txt", "xview": "cross-view.txt"}
@@ -37,7 +38,7 @@ def read_pku(directory, split: str, benchmark: str = "xsub", max_frames: int = 3
     cut = sum(end - start + 1 > max_frames for *_, start, end in intervals)
     if cut:
         warnings.warn(f"{directory}: {cut} PKU-MMD actions longer than {max_frames} frames were cut", stacklevel=2)
-    data = np.zeros((len(intervals), 3, max(lengths, default=1), 25, 2), np.float32)
+    data = padded_zeros((len(intervals), 3, max(lengths, default=1), 25, 2), directory, "the labelled actions")
     sequences: dict[str, np.ndarray] = {}
     for i, (video, k, label, start, end) in enumerate(intervals):
         if video not in sequences:

@@ -15,6 +15,7 @@ import numpy as np
 from .checks import LAYOUT_FOR_JOINTS, check_class_ids, check_labels, check_names, finish_split
 from .container import SkeletonData
 from .errors import DataFormatError
+from .limits import padded_zeros
 from .safe_pickle import load_pickle
 from .splits import normalize_split
 
@@ -53,7 +54,7 @@ def read_pyskl(path, split: str, benchmark: str = "xsub", max_bodies: int = 2) -
         raise DataFormatError(path, "keypoint", "one joint count for all samples", f"{sorted(joints)}")
     t_max = max((kp.shape[1] for kp in keypoints), default=1)
     v = joints.pop() if joints else 25
-    data = np.zeros((len(wanted), 3, t_max, v, max_bodies), np.float32)
+    data = padded_zeros((len(wanted), 3, t_max, v, max_bodies), path, "the samples")
     for i, kp in enumerate(keypoints):
         m = min(len(kp), max_bodies)
         data[i, :, :kp.shape[1], :, :m] = kp[:m].transpose(3, 1, 2, 0)

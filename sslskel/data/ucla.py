@@ -16,6 +16,7 @@ import numpy as np
 from .checks import describe_folder
 from .container import SkeletonData
 from .errors import DataFormatError
+from .limits import padded_zeros
 from .splits import normalize_split, ucla_split_mask
 
 UCLA_ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
@@ -48,7 +49,7 @@ def read_ucla(directory, split: str) -> SkeletonData:
                                   f"a{action:02d}")
     sequences = [_read_ucla_json(p) for p in files]
     t_max = max((len(s) for s in sequences), default=1)
-    data = np.zeros((len(files), 3, t_max, 20, 1), np.float32)
+    data = padded_zeros((len(files), 3, t_max, 20, 1), directory, "the clips")
     for i, seq in enumerate(sequences):
         data[i, :, :len(seq), :, 0] = seq.transpose(2, 0, 1)
     meta = {"setup": np.full(len(files), -1, np.int64), "camera": codes[:, 3], "subject": codes[:, 1],

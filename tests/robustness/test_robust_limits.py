@@ -131,6 +131,20 @@ def test_mat_files_that_hold_what_they_declare_still_read(tmp_path):
     assert read_utd_file(path).shape == (5000, 20, 3)
 
 
+def test_a_split_padded_past_the_memory_is_refused_naming_its_shape(tmp_path, monkeypatch):
+    """One long clip pads every other one to its length: the padded array is checked first."""
+    root = tmp_path / "msr"
+    root.mkdir()
+    for i in range(20):  # odd subjects: the training split; clip 0 is 400 frames, the others 2
+        np.savetxt(root / f"a01_s01_e{i + 1:02d}_skeleton3D.txt", np.ones((20 * (400 if i == 0 else 2), 4)),
+                   fmt="%.1f")
+    monkeypatch.setattr(limits, "available_memory", lambda: 1_500_000)
+    with pytest.raises(DataFormatError) as info:
+        load_split(root, "train")
+    assert str(info.value) == (f"{root}: samples: expected the clips (20, 3, 400, 20, 1) (padded to the longest) "
+                               "to fit in the 1.4 MiB of memory available, got an estimated 1.8 MiB")
+
+
 # -- a run's memory, estimated before allocating ---------------------------------------------------------------
 def test_a_run_larger_than_the_machine_is_refused_with_the_estimate(pretrain_script, tiny_data_dir, tmp_path,
                                                                     capsys, monkeypatch):
