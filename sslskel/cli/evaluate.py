@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..common.cli import run_cli
 from ..common.io import atomic_write_json
+from ..engine.run_log import log_results_to_tensorboard
 from ..eval.diagnostics import plot_spectrum
 from ..eval.protocols import DEFAULT_PROTOCOLS, PROTOCOLS, evaluate, find_newest_run, format_table, load_run_model
 from .shared import command_parser, shell_path
@@ -109,6 +110,7 @@ def write_results(run_dir: Path, results: dict, common: dict, suffix: str, check
     for name, obj in outputs.items():
         written.append(run_dir / f"eval_{name}{suffix}.json")
         atomic_write_json(written[-1], obj)
+        log_results_to_tensorboard(run_dir, f"eval/{name}{suffix}", obj)
     return written
 
 

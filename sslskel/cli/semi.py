@@ -40,6 +40,7 @@ from pathlib import Path
 
 from ..common.cli import run_cli
 from ..common.io import atomic_write_json
+from ..engine.run_log import log_results_to_tensorboard
 from ..data.build import load_data
 from ..engine.config import load_config, save_config, to_dict
 from ..engine.pretrain import new_run_dir
@@ -132,6 +133,7 @@ def run(args, parser: argparse.ArgumentParser, supervised: bool = False) -> int:
                             "config_from": config_from, "sampling": sampling, "gcl": use_gcl,
                             "encoder": cfg.encoder.name, "summary": rows, "results": results,
                             "config": to_dict(cfg)})
+    log_results_to_tensorboard(run_dir, tag, {f"f{row['fraction']:g}": row for row in rows})
     print(f"wrote: {out} (summary) and {protocol_dir}/ (one folder per fraction and seed)")
     print(next_step(args, run_dir))
     return 0

@@ -20,6 +20,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .. import distributed
 from ..common.io import atomic_write_text
 from ..errors import UserError
 
@@ -65,6 +66,33 @@ class RunLogger:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def numeric_leaves(tree: dict, prefix: str) -> dict[str, float]:
+    """{"prefix/a/b": number} for the numbers of a nested result (lists and flags left out).
+
+    >>> numeric_leaves({"final_top1": 78.5, "k": {"top1": 70.0}, "history": [1], "ok": True}, "eval/linear")
+    {'eval/linear/final_top1': 78.5, 'eval/linear/k/top1': 70.0}
+    """
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(numeric_leaves(value, f"{prefix}/{key}"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[f"{prefix}/{key}"] = float(value)
+    return out
+
+
+def log_results_to_tensorboard(run_dir: str | Path, prefix: str, results: dict, step: int = 0) -> None:
+    """An evaluation's numbers as scalars in RUN/tensorboard beside the pretraining curves
+    (metrics.jsonl stays the pretraining's own record); rank 0 alone writes."""
+    if not distributed.is_main():
+        return
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(Path(run_dir) / "tensorboard")) as writer:
+        for key, value in numeric_leaves(results, prefix).items():
+            writer.add_scalar(key, value, step)
 
 
 def parse_metrics(path: Path, text: str) -> list[dict]:

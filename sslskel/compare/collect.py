@@ -1,0 +1,110 @@
+"""Read a study's numbers back from the files its jobs wrote: {row: {column: {seed: value}}}.
+
+Rows: each method, then "random init", the floors ("raw 1-NN", "raw logistic") and the
+ceiling ("supervised, all labels"). Columns, one or more per protocol:
+- linear: "linear" (final top-1 of eval_linear.json; the best epoch's is in results.json);
+- knn: "kNN k=K" for every K of linear.knn_k;
+- semi:F...: "semi F" (final top-1 of the fine-tune on fraction F);
+- single-shot: "single-shot" (mean final top-1 over the camera x replication parts);
+- uncertainty: "error AUROC" (of the posterior's mean variance against probe errors);
+- diagnostics: "effective rank".
+A floor sits in the column of the protocol it bounds (1-NN under kNN k=1, logistic under
+linear); the ceiling, a classifier trained with all labels, under linear.
+
+Example:
+    table = collect(study, markers)
+    table["moco"]["linear"]   # {0: 78.2, 1: 79.5, 2: 77.8}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..engine.run_log import read_metrics
+from .jobs import semi_tag
+
+RANDOM_ROW = "random init"
+ONE_NN_ROW, LOGISTIC_ROW = "raw 1-NN", "raw logistic"
+CEILING_ROW = "supervised, all labels"
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def eval_columns(run_dir: Path, suffix: str = "") -> dict[str, float]:
+    """{column: value} of the eval_*.json files in a run directory."""
+    out = {}
+    if (linear := read_json(run_dir / f"eval_linear{suffix}.json")) is not None:
+        out["linear"] = linear["final_top1"]
+    for key, value in (read_json(run_dir / f"eval_knn{suffix}.json") or {}).items():
+        if key.startswith("knn_k"):
+            out[f"kNN k={value['k']}"] = value["top1"]
+    if (shot := read_json(run_dir / f"eval_single_shot{suffix}.json")) is not None:
+        out["single-shot"] = shot["mean_final_top1"]
+    if (unc := read_json(run_dir / f"eval_uncertainty{suffix}.json")) is not None:
+        auroc = unc["error_auroc"][unc["scores"][0]]["auroc"]
+        if auroc is not None:
+            out["error AUROC"] = auroc
+    if (diag := read_json(run_dir / f"eval_diagnostics{suffix}.json")) is not None:
+        out["effective rank"] = diag["effective_rank"]
+    return out
+
+
+def semi_columns(run_dir: Path, tag: str) -> dict[str, float]:
+    summary = read_json(run_dir / f"{tag}.json")
+    return {f"semi {row['fraction']:g}": row["final_top1_mean"] for row in (summary or {}).get("summary", [])}
+
+
+def put(table: dict, row: str, columns: dict, seed: int) -> None:
+    for column, value in columns.items():
+        table.setdefault(row, {}).setdefault(column, {})[seed] = float(value)
+
+
+def collect(study, markers: dict) -> dict:
+    """{row: {column: {seed: value}}} from the finished jobs' markers."""
+    table: dict = {}
+    for marker in markers.values():
+        run_dir = Path(marker["run_dir"]) if marker.get("run_dir") else None
+        kind, seed = marker["kind"], marker["seed"]
+        if kind == "eval":
+            put(table, marker["method"], eval_columns(run_dir), seed)
+        elif kind == "random":
+            put(table, RANDOM_ROW, eval_columns(run_dir, "_random"), seed)
+        elif kind == "semi":
+            put(table, marker["method"], semi_columns(run_dir, semi_tag(study, marker["method"])), seed)
+        elif kind == "supervised":
+            rows = read_json(run_dir / "supervised_scratch.json")["summary"]
+            put(table, CEILING_ROW, {"linear": rows[0]["final_top1_mean"]}, seed)
+        elif kind == "floors":
+            floors = read_json(run_dir)
+            table[ONE_NN_ROW] = {"kNN k=1": {"-": floors["one_nn"]}}
+            table[LOGISTIC_ROW] = {"linear": {"-": floors["logistic"]}}
+    return table
+
+
+def loss_curves(markers: dict, key: str = "train/loss") -> dict[str, list[tuple[list, list]]]:
+    """{method: [(steps, losses) per seed]} from the pretraining runs' metrics.jsonl."""
+    curves: dict = {}
+    for marker in markers.values():
+        if marker["kind"] == "pretrain" and marker.get("run_dir"):
+            records = [r for r in read_metrics(marker["run_dir"]) if isinstance(r.get(key), (int, float))]
+            curves.setdefault(marker["method"], []).append(([r["step"] for r in records],
+                                                            [r[key] for r in records]))
+    return curves
+
+
+def column_order(table: dict) -> list[str]:
+    """Columns in protocol order: linear, kNN by k, semi by fraction, the rest."""
+    columns = {c for row in table.values() for c in row}
+
+    def rank(column: str):
+        if column == "linear":
+            return (0, 0.0)
+        if column.startswith("kNN k="):
+            return (1, float(column[6:]))
+        if column.startswith("semi "):
+            return (2, float(column[5:]))
+        return (3, 0.0)
+    return sorted(columns, key=lambda c: (*rank(c), c))

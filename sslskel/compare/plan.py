@@ -1,0 +1,187 @@
+"""What a study runs: its arguments checked, the dataset's config folder found, the jobs listed.
+
+Every check happens here, before anything runs: an unknown method or protocol, a protocol
+that does not apply (single-shot without camera metadata, uncertainty on a deterministic
+method, disentangle without pose / view embeddings), a dataset without a config folder and a
+bad KEY=VALUE override all raise a `UserError` (one `error:` line at the command line).
+
+Example:
+    >>> parse_protocols("linear,knn,semi:0.05,0.1,single-shot")
+    [('linear', None), ('knn', None), ('semi', (0.05, 0.1)), ('single-shot', None)]
+    >>> parse_seeds("0,1,2")
+    [0, 1, 2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..data.build import load_data
+from ..data.readers import detect_format
+from ..engine.config import load_config
+from ..errors import UserError
+from ..eval.protocols import has_embeddings, has_posterior
+from ..eval.single_shot import single_shot_parts
+from ..methods import METHODS
+from .hashing import config_hash
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "configs"
+# file format of --data -> its folder under configs/ (formats with several benchmarks, NTU's
+# xsub / xview say, need --config-dir)
+CONFIG_DIR_BY_FORMAT = {"msr": "msr_action3d", "ucla": "nw_ucla", "utd": "utd_mhad", "pku": "pku_ii"}
+EVAL_PROTOCOLS = ("linear", "knn", "diagnostics", "single-shot", "disentangle", "uncertainty")
+PROTOCOLS = (*EVAL_PROTOCOLS, "semi")
+DEFAULT_PROTOCOLS = "linear,knn"
+
+
+@dataclass
+class Study:
+    """A checked study: where its configs are, what runs, with which overrides."""
+    config_dir: Path
+    dataset: str
+    data: Path | None
+    methods: list[str]
+    seeds: list[int]
+    protocols: list[tuple[str, tuple | None]]
+    baseline: str
+    overrides: list[str] = field(default_factory=list)
+    floors: bool = True
+    random_init: bool = True
+    ceiling: bool = True
+
+    def config_path(self, method: str) -> Path:
+        return self.config_dir / f"{method}.yaml"
+
+    def pretrain_overrides(self, method: str, seed: int) -> list[str]:
+        data = [f"data.path={self.data}"] if self.data is not None else []
+        return [f"method={method}", f"run.seed={seed}", f"linear.seed={seed}", *data, *self.overrides]
+
+    @property
+    def eval_protocols(self) -> list[str]:
+        return [name for name, _ in self.protocols if name != "semi"]
+
+    @property
+    def fractions(self) -> tuple:
+        return next((f for name, f in self.protocols if name == "semi"), ())
+
+
+def parse_list(text: str, what: str) -> list[str]:
+    items = [p.strip() for p in str(text).split(",") if p.strip()]
+    if not items:
+        raise UserError(f"--{what}", what, "a comma list", repr(text))
+    return items
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in parse_list(text, "seeds")]
+    except ValueError:
+        raise UserError("--seeds", "seeds", "a comma list of integers like 0,1,2", repr(text)) from None
+    if len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise UserError("--seeds", "seeds", "distinct integers >= 0", repr(text))
+    return seeds
+
+
+def parse_protocols(text: str) -> list[tuple[str, tuple | None]]:
+    """[(protocol, fractions or None)]; `semi:` takes the numbers that follow it."""
+    out: list[tuple[str, tuple | None]] = []
+    for item in parse_list(text, "protocols"):
+        name, _, first = item.partition(":")
+        if out and out[-1][0] == "semi" and _is_number(item):
+            out[-1] = ("semi", (*out[-1][1], _fraction(item, text)))
+        elif name == "semi":
+            out.append(("semi", (_fraction(first, text),)))
+        elif item in EVAL_PROTOCOLS:
+            out.append((item, None))
+        else:
+            raise UserError("--protocols", item, f"one of {', '.join(EVAL_PROTOCOLS)} or semi:F1,F2,...",
+                            repr(item))
+    if len({name for name, _ in out}) != len(out):
+        raise UserError("--protocols", "protocols", "each protocol once", repr(text))
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _fraction(text: str, whole: str) -> float:
+    if not _is_number(text) or not 0 < float(text) <= 1:
+        raise UserError("--protocols", "semi", "label fractions in (0, 1] like semi:0.05,0.1", repr(whole))
+    return float(text)
+
+
+def find_config_dir(data: Path | None, config_dir: Path | None) -> tuple[Path, str]:
+    """(config folder, dataset name): --config-dir, else by the format of --data, else synthetic."""
+    if config_dir is not None:
+        if not Path(config_dir).is_dir():
+            raise UserError(config_dir, "--config-dir", "a folder of <method>.yaml configs", "no such folder")
+        return Path(config_dir), Path(config_dir).name
+    if data is None:
+        return CONFIGS / "synthetic", "synthetic"
+    file_format = detect_format(data, "train")
+    name = CONFIG_DIR_BY_FORMAT.get(file_format)
+    if name is None or not (CONFIGS / name).is_dir():
+        raise UserError(data, "--data", "a dataset with a config folder under configs/ (or pass --config-dir)",
+                        f"format {file_format!r}, for which none is known")
+    return CONFIGS / name, name
+
+
+def check_methods(methods: list[str], config_dir: Path) -> None:
+    for method in methods:
+        if method not in METHODS:
+            raise UserError("--methods", method, f"one of {', '.join(sorted(METHODS))}", repr(method))
+        if not (config_dir / f"{method}.yaml").is_file():
+            have = sorted(p.stem for p in config_dir.glob("*.yaml") if p.stem in METHODS)
+            raise UserError(config_dir / f"{method}.yaml", "config", "a config for this method on this "
+                            f"dataset (there are: {', '.join(have) or 'none'})", "no such file")
+
+
+def check_protocols(study: Study, configs: dict) -> None:
+    """Protocols that cannot apply to a method or to the dataset, refused before anything runs."""
+    names = study.eval_protocols
+    for method in study.methods:
+        if "uncertainty" in names and not has_posterior(method):
+            raise UserError("--protocols uncertainty", method, "variational methods only (vsimclr, vmoco): "
+                            "it scores the posterior q(z | x)", f"{method}, a deterministic method")
+        if "disentangle" in names and not has_embeddings(method):
+            raise UserError("--protocols disentangle", method, "methods with pose / view embeddings (cvmim)",
+                            repr(method))
+    if "single-shot" in names:
+        train = load_data(configs[study.methods[0]].data, "train")
+        single_shot_parts(train)  # a UserError without camera metadata
+        cameras = sorted({int(c) for c in train.meta["camera"]})
+        if len(cameras) < 2:
+            raise UserError("--protocols single-shot", study.dataset, "a dataset filmed by several cameras "
+                            "(it trains on one and tests on the others)", f"one camera ({cameras[0]})")
+
+
+def make_study(args) -> Study:
+    """The study of parsed command-line arguments, every setting checked (a UserError if not)."""
+    data = Path(args.data) if args.data else None
+    config_dir, dataset = find_config_dir(data, args.config_dir)
+    methods = parse_list(args.methods, "methods")
+    check_methods(methods, config_dir)
+    baseline = args.baseline if args.baseline in methods else methods[0]
+    if args.baseline and args.baseline not in methods:
+        raise UserError("--baseline", "method", f"one of --methods ({', '.join(methods)})", repr(args.baseline))
+    study = Study(config_dir=config_dir, dataset=dataset, data=data, methods=methods,
+                  seeds=parse_seeds(args.seeds), protocols=parse_protocols(args.protocols),
+                  baseline=baseline, overrides=list(args.overrides), floors=not args.no_floors,
+                  random_init=not args.no_random_init, ceiling=not args.no_ceiling)
+    configs = {m: load_config(study.config_path(m), study.pretrain_overrides(m, study.seeds[0]))
+               for m in methods}  # a bad override fails here, naming the key
+    check_protocols(study, configs)
+    return study
+
+
+def study_hash(study: Study) -> str:
+    """A short hash of what the study computes (for results.json)."""
+    return config_hash({"dataset": study.dataset, "data": str(study.data), "methods": study.methods,
+                        "seeds": study.seeds, "protocols": study.protocols, "overrides": study.overrides})

@@ -1,0 +1,121 @@
+"""A study's report: results.json (every number) and report.md (the tables, the plots).
+
+report.md holds, for the study's dataset: the table method x protocol (mean ± population std
+over seeds, with the floors, the random encoder and the supervised ceiling as rows), the
+paired differences of every method against the baseline (mean, 95 % t interval over seeds,
+seeds agreeing in sign), and the wall time and peak memory of every job.
+
+Example:
+    results = build_results(study, table, markers, command="sslskel compare ...")
+    write_report(Path("runs/compare/msr"), results, plots=["accuracy.png"])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..common.io import atomic_write_json, atomic_write_text
+from .collect import CEILING_ROW, LOGISTIC_ROW, ONE_NN_ROW, RANDOM_ROW, column_order
+from .stats import paired_difference, spread
+
+BASELINE_ROWS = (RANDOM_ROW, ONE_NN_ROW, LOGISTIC_ROW, CEILING_ROW)
+
+
+def row_order(table: dict, methods: list[str]) -> list[str]:
+    return [r for r in [*methods, *BASELINE_ROWS] if r in table]
+
+
+def build_results(study, table: dict, markers: dict, command: str) -> dict:
+    """Everything the report shows, as plain JSON."""
+    columns = column_order(table)
+    rows = row_order(table, study.methods)
+    summary = {row: {col: {**spread(list(table[row][col].values())),
+                           "seeds": [str(s) for s in table[row][col]]}
+                     for col in columns if col in table[row]} for row in rows}
+    paired = {method: {col: paired_difference(table[method][col], table[study.baseline][col])
+                       for col in columns if col in table.get(method, {}) and col in table.get(study.baseline, {})}
+              for method in study.methods if method != study.baseline and method in table}
+    runs = [{k: m.get(k) for k in ("name", "kind", "wall_s", "peak_rss_mb", "threads", "run_dir")}
+            for m in markers.values()]
+    return {"command": command, "dataset": study.dataset, "data": str(study.data) if study.data else None,
+            "config_dir": str(study.config_dir), "methods": study.methods, "seeds": study.seeds,
+            "protocols": [p if f is None else f"semi:{','.join(f'{x:g}' for x in f)}" for p, f in study.protocols],
+            "baseline": study.baseline, "overrides": study.overrides, "columns": columns, "rows": rows,
+            "summary": summary, "per_seed": {r: {c: {str(s): v for s, v in table[r][c].items()}
+                                                 for c in table[r]} for r in rows},
+            "paired": paired, "runs": runs}
+
+
+def cell(stats: dict | None) -> str:
+    if stats is None:
+        return ""
+    if stats["n"] == 1:
+        return f"{stats['mean']:.1f}" if stats["mean"] > 1 else f"{stats['mean']:.3f}"
+    digits = 1 if stats["mean"] > 1 else 3
+    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def results_table(results: dict) -> str:
+    """The method x protocol table of report.md."""
+    columns = results["columns"]
+    body = [[row] + [cell(results["summary"][row].get(col)) for col in columns] for row in results["rows"]]
+    return markdown_table(["", *columns], body)
+
+
+def paired_cell(diff: dict | None) -> str:
+    if diff is None:
+        return ""
+    text = f"{diff['mean']:+.2f}"
+    if diff["low"] is not None:
+        text += f" [{diff['low']:+.2f}, {diff['high']:+.2f}]"
+    return text + f", {diff['agree']}/{diff['n']} seeds agree"
+
+
+def paired_table(results: dict) -> str:
+    methods = list(results["paired"])
+    if not methods:
+        return "(one method: nothing to pair)"
+    columns = [c for c in results["columns"] if any(c in results["paired"][m] for m in methods)]
+    body = [[f"{m} - {results['baseline']}"] + [paired_cell(results["paired"][m].get(c)) for c in columns]
+            for m in methods]
+    note = ""
+    if len(results["seeds"]) < 2:
+        note = "\n\nNo interval: one seed, and a t interval needs at least two paired differences."
+    return markdown_table(["", *columns], body) + note
+
+
+def runs_table(results: dict) -> str:
+    body = [[r["name"], f"{r['wall_s']:.0f}", f"{r['peak_rss_mb']:.0f}", str(r["threads"])]
+            for r in sorted(results["runs"], key=lambda r: r["name"])]
+    return markdown_table(["job", "wall s", "peak MB", "threads"], body)
+
+
+def report_markdown(results: dict, plots: list[str]) -> str:
+    seeds = ",".join(str(s) for s in results["seeds"])
+    parts = [f"# {results['dataset']}: {', '.join(results['methods'])}", "",
+             "```", results["command"], "```", "",
+             f"Configs: `{results['config_dir']}`; seeds {seeds}; overrides: "
+             f"{' '.join(results['overrides']) or 'none'}. Top-1 % on the test split, mean ± population std "
+             "over seeds (error AUROC and effective rank: not %). Floors, random init and the supervised "
+             "ceiling are rows: a floor under the protocol it bounds (1-NN under kNN k=1, logistic "
+             "regression under linear), the ceiling (same encoder and input, all labels) under linear.", "",
+             results_table(results), "",
+             f"## Paired differences against {results['baseline']}", "",
+             "Mean of the per-seed differences (points), its 95 % Student-t interval over seeds, and the "
+             "number of seeds whose difference has the mean's sign.", "",
+             paired_table(results), "", "## Runs", "", runs_table(results), ""]
+    if plots:
+        parts += ["## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in plots] + [""]
+    return "\n".join(parts)
+
+
+def write_report(study_dir: Path, results: dict, plots: list[str]) -> Path:
+    atomic_write_json(Path(study_dir) / "results.json", results)
+    path = Path(study_dir) / "report.md"
+    atomic_write_text(path, report_markdown(results, plots))
+    return path

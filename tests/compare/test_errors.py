@@ -1,0 +1,70 @@
+"""Bad input gets one `error:` line and exit code 2 before anything runs (nothing is written)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sslskel.compare import main
+from sslskel.compare.plan import parse_protocols
+from support import MSR_DIR, needs_msr
+
+
+def run_error(capsys, tmp_path, *argv) -> str:
+    out_dir = tmp_path / "study"
+    assert main([*argv, "--out", str(out_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert not out_dir.exists()  # nothing ran, nothing was written
+    return err[0]
+
+
+def test_unknown_method(capsys, tmp_path):
+    line = run_error(capsys, tmp_path, "--methods", "moco,nope")
+    assert "--methods: nope: expected one of" in line and "halp" in line
+
+
+def test_unknown_protocol(capsys, tmp_path):
+    assert "got 'bogus'" in run_error(capsys, tmp_path, "--protocols", "linear,bogus")
+
+
+def test_bad_label_fraction(capsys, tmp_path):
+    assert "semi" in run_error(capsys, tmp_path, "--protocols", "linear,semi:1.5")
+
+
+def test_uncertainty_on_a_deterministic_method(capsys, tmp_path):
+    line = run_error(capsys, tmp_path, "--methods", "vmoco,moco", "--protocols", "uncertainty")
+    assert "moco, a deterministic method" in line
+
+
+@needs_msr
+def test_single_shot_on_a_single_camera_set(capsys, tmp_path):
+    line = run_error(capsys, tmp_path, "--data", str(MSR_DIR), "--methods", "moco", "--protocols", "single-shot")
+    assert "single-shot" in line and "one camera" in line
+
+
+def test_dataset_without_a_config(capsys, tmp_path):
+    ntu = tmp_path / "ntu_raw"
+    ntu.mkdir()
+    (ntu / "S001C001P001R001A001.skeleton").write_text("")  # NTU's raw format: xsub or xview?
+    line = run_error(capsys, tmp_path, "--data", str(ntu))
+    assert "--data" in line and "config" in line and "ntu_raw" in line
+
+
+def test_config_folder_without_the_method(capsys, tmp_path):
+    line = run_error(capsys, tmp_path, "--config-dir", str(tmp_path), "--methods", "moco")
+    assert "moco.yaml" in line and "no such file" in line
+
+
+def test_bad_override_names_the_key(capsys, tmp_path):
+    assert "optim.lr" in run_error(capsys, tmp_path, "--methods", "moco", "optim.lr=abc")
+
+
+def test_baseline_must_be_studied(capsys, tmp_path):
+    assert "--baseline" in run_error(capsys, tmp_path, "--methods", "moco", "--baseline", "halp")
+
+
+def test_protocol_list_parsing():
+    assert parse_protocols("semi:0.05,0.1,knn") == [("semi", (0.05, 0.1)), ("knn", None)]
+    assert parse_protocols("linear") == [("linear", None)]
+    with pytest.raises(ValueError):
+        parse_protocols("linear,linear")

@@ -1,0 +1,90 @@
+"""The job runner without training: markers, skipping, dependencies, failures, resume commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sslskel.compare.hashing import run_hash
+from sslskel.compare.jobs import Job, marker_path, single_run_dir
+from sslskel.compare.runner import eta_seconds, run_jobs, threads_per_job
+from sslskel.engine.config import load_config
+
+
+def writer_job(name: str, out: Path, deps=(), fail: bool = False) -> Job:
+    """A job that appends its name to `out` (or exits 3)."""
+    code = "import sys; sys.exit(3)" if fail else f"open({str(out)!r}, 'a').write({name!r} + '\\n')"
+
+    def command(threads, dep_markers):
+        assert set(dep_markers) == set(deps)  # what it needs has finished and is handed over
+        return [sys.executable, "-c", code], None
+    return Job(name, "test", f"k{abs(hash(name)) % 10**6}", deps=list(deps), command=command)
+
+
+def test_jobs_run_once_in_dependency_order_and_are_skipped_after(tmp_path):
+    out = tmp_path / "order.txt"
+    jobs = [writer_job("b", out, deps=["a"]), writer_job("a", out), writer_job("c", out, deps=["b"])]
+    lines = []
+    result = run_jobs(jobs, tmp_path / "study", jobs_at_once=2, cores=2, log=lines.append)
+    assert out.read_text().split() == ["a", "b", "c"]
+    assert not result["failed"] and result["threads"] == 1
+    marker = json.loads(marker_path(tmp_path / "study", jobs[0]).read_text())
+    assert marker["returncode"] == 0 and marker["wall_s"] >= 0 and marker["peak_rss_mb"] > 0
+    assert any("left" in line for line in lines)  # an ETA once a job has finished
+
+    again = run_jobs(jobs, tmp_path / "study", jobs_at_once=2, cores=2, log=lines.append)
+    assert out.read_text().split() == ["a", "b", "c"]  # nothing ran twice
+    assert sorted(again["skipped"]) == ["a", "b", "c"]
+
+
+def test_a_killed_study_reruns_only_what_had_not_finished(tmp_path):
+    out = tmp_path / "order.txt"
+    jobs = [writer_job("a", out), writer_job("b", out, deps=["a"])]
+    run_jobs(jobs, tmp_path / "study", log=lambda line: None)
+    marker_path(tmp_path / "study", jobs[1]).unlink()  # as if killed before b's marker was written
+    run_jobs(jobs, tmp_path / "study", log=lambda line: None)
+    assert out.read_text().split() == ["a", "b", "b"]
+
+
+def test_a_failed_job_stops_its_dependants_only(tmp_path):
+    out = tmp_path / "order.txt"
+    jobs = [writer_job("bad", out, fail=True), writer_job("after", out, deps=["bad"]), writer_job("other", out)]
+    result = run_jobs(jobs, tmp_path / "study", log=lambda line: None)
+    assert out.read_text().split() == ["other"]
+    failed = {f["name"]: f["error"] for f in result["failed"]}
+    assert "exit code 3" in failed["bad"] and "needs failed" in failed["after"]
+    assert not marker_path(tmp_path / "study", jobs[0]).exists()
+
+
+def test_cores_are_divided_never_oversubscribed():
+    assert threads_per_job(2, 1) == 2 and threads_per_job(2, 2) == 1 and threads_per_job(1, 4) == 1
+    assert threads_per_job(16, 3) == 5
+
+
+def test_eta_uses_the_mean_duration_of_each_kind():
+    waiting = [Job("x", "pretrain", "k"), Job("y", "eval", "k"), Job("z", "floors", "k")]
+    # pretrain 100 s, eval 10 s, floors unseen: the mean of all finished (70 s); over 2 processes
+    assert eta_seconds({"pretrain": [100.0, 100.0], "eval": [10.0]}, waiting, 2) == (100 + 10 + 70) / 2
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path):
+    killed = tmp_path / "20260101-000000-moco"
+    killed.mkdir()
+    (killed / "config.yaml").write_text("method: moco\n")
+    assert single_run_dir(tmp_path, "checkpoints/last.pt") is None
+    assert not killed.exists()  # nothing to resume from: removed, a fresh run follows
+
+    resumable = tmp_path / "20260101-000001-moco"
+    (resumable / "checkpoints").mkdir(parents=True)
+    (resumable / "config.yaml").write_text("method: moco\n")
+    (resumable / "checkpoints" / "last.pt").write_bytes(b"x")
+    assert single_run_dir(tmp_path, "checkpoints/last.pt") == resumable
+
+
+def test_the_hash_ignores_where_and_how_fast_a_run_ran():
+    base = load_config(None, ["optim.lr=0.001"])
+    same = load_config(None, ["optim.lr=0.001", "run.out_dir=/elsewhere", "run.threads=4", "run.progress=false"])
+    other = load_config(None, ["optim.lr=0.002"])
+    assert run_hash(base) == run_hash(same) != run_hash(other)
+    assert run_hash(base) != run_hash(base, "supervised")
