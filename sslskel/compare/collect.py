@@ -7,6 +7,7 @@ ceiling ("supervised, all labels"). Columns, one or more per protocol:
 - semi:F...: "semi F" (final top-1 of the fine-tune on fraction F);
 - single-shot: "single-shot" (mean final top-1 over the camera x replication parts);
 - uncertainty: "error AUROC" (of the posterior's mean variance against probe errors);
+- disentangle: "action from z_p" and "view from z_p" (probe top-1; view near chance is the aim);
 - diagnostics: "effective rank".
 A floor sits in the column of the protocol it bounds (1-NN under kNN k=1, logistic under
 linear); the ceiling, a classifier trained with all labels, under linear.
@@ -47,6 +48,9 @@ def eval_columns(run_dir: Path, suffix: str = "") -> dict[str, float]:
         auroc = unc["error_auroc"][unc["scores"][0]]["auroc"]
         if auroc is not None:
             out["error AUROC"] = auroc
+    if (probes := read_json(run_dir / f"eval_disentangle{suffix}.json")) is not None:
+        out["action from z_p"], out["view from z_p"] = (probes["action_from_z_p"]["top1"],
+                                                        probes["view_from_z_p"]["top1"])
     if (diag := read_json(run_dir / f"eval_diagnostics{suffix}.json")) is not None:
         out["effective rank"] = diag["effective_rank"]
     return out

@@ -68,3 +68,15 @@ def test_protocol_list_parsing():
     assert parse_protocols("linear") == [("linear", None)]
     with pytest.raises(ValueError):
         parse_protocols("linear,linear")
+
+
+def test_study_file_settings_are_checked(capsys, tmp_path):
+    study = tmp_path / "study.yaml"
+    study.write_text("methods: [moco, nope]\nseeds: [0, 1]\n")
+    assert "nope" in run_error(capsys, tmp_path, "--study", str(study))
+    study.write_text("methods: moco\nepochs: 3\n")
+    assert "epochs" in run_error(capsys, tmp_path, "--study", str(study))
+
+
+def test_disentangle_needs_pose_and_view_embeddings(capsys, tmp_path):
+    assert "cvmim" in run_error(capsys, tmp_path, "--methods", "moco", "--protocols", "linear,disentangle")
