@@ -4,8 +4,9 @@ A reader or setting that would allocate from a number the user or a file gives i
 here, before the allocation:
 
 - `MAX_FRAMES` frames per clip (`data.frames`, a clip's declared length);
-- `MAX_LINE_BYTES` bytes per line of a text skeleton file (MSR Action3D, PKU-MMD): a line
-  is read at most that far, so 1 GB with no newline costs 64 KiB, not 5 GB;
+- `MAX_LINE_BYTES` bytes per line of a text skeleton file (MSR Action3D, PKU-MMD, raw NTU,
+  `read_lines`): a line is read at most that far, so 1 GB with no newline costs 64 KiB, not
+  5 GB (a PKU-MMD split file, one line of video ids, may take `MAX_LIST_LINE_BYTES`);
 - `require_memory`: an allocation (an estimate of it) larger than the memory this machine
   has available (`MemAvailable` of /proc/meminfo, else `os.sysconf`) is refused with the
   estimate, naming what asked for it.
@@ -22,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 
@@ -34,6 +36,7 @@ from .errors import DataFormatError
 MAX_FRAMES = 10_000
 # PKU-MMD's lines (150 numbers) are ~2 KB, MSR Action3D's ~40 bytes
 MAX_LINE_BYTES = 64 * 2**10
+MAX_LIST_LINE_BYTES = 2**20
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 
@@ -76,6 +79,19 @@ def padded_zeros(shape: tuple[int, ...], where, what: str) -> np.ndarray:
     them all."""
     require_memory(4 * math.prod(shape), where, "samples", f"{what} {tuple(shape)} (padded to the longest)")
     return np.zeros(shape, np.float32)
+
+
+def read_lines(path, encoding: str = "utf-8", limit: int = MAX_LINE_BYTES) -> list[str]:
+    """The lines of text file `path` without their line ends, each read at most `limit` bytes
+    far (`read_bounded_line`), after checking that they fit in memory."""
+    require_memory(3 * os.path.getsize(path), path, "file", "its lines")  # str objects: ~3x the text
+    lines = []
+    with open(path, "rb") as f:
+        for line_no in itertools.count(1):
+            raw = read_bounded_line(f, path, line_no, limit)
+            if not raw:
+                return lines
+            lines.append(raw.decode(encoding, errors="replace").rstrip("\r\n"))
 
 
 def read_bounded_line(f, where, line_no: int, limit: int = MAX_LINE_BYTES) -> bytes:

@@ -42,7 +42,7 @@ import numpy as np
 from .checks import describe_folder, warn_skipped_empty
 from .container import SkeletonData, ntu_meta_from_names, parse_ntu_name
 from .errors import DataFormatError
-from .limits import padded_zeros
+from .limits import padded_zeros, read_lines
 from .files import temp_file_beside
 
 NUM_JOINTS = 25
@@ -140,8 +140,7 @@ def _parse_body_info(cur: _Lines, what: str) -> str:
 def parse_skeleton_file(path: str | os.PathLike) -> RawSkeleton:
     """Parse one `.skeleton` file into per-body (T, 25, 3) tracks keyed by bodyID."""
     path = str(path)
-    with open(path, "r", encoding="ascii", errors="replace") as f:
-        lines = f.read().splitlines()
+    lines = read_lines(path, "ascii")
     cur = _Lines(path, lines)
     if not lines or not lines[0].strip():
         raise DataFormatError(path, "line 1", "the frame count", "an empty line or empty file")
@@ -201,8 +200,7 @@ def select_bodies(raw: RawSkeleton, max_bodies_read: int = 4, bodies_kept: int =
 
 def read_missing_list(path: str | os.PathLike) -> set[str]:
     """Names in an official missing-skeleton list (2 prose lines, a blank line, then names)."""
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        lines = f.read().splitlines()
+    lines = read_lines(path)
     names = set()
     for k, line in enumerate(lines, start=1):
         token = line.strip()

@@ -16,7 +16,7 @@ import numpy as np
 from .checks import read_number_rows
 from .container import META_FIELDS, SkeletonData
 from .errors import DataFormatError
-from .limits import padded_zeros
+from .limits import padded_zeros, read_lines
 from .splits import normalize_split, parse_pku_split_file
 
 PKU_SPLIT_FILES = {"xsub": "cross-subject.txt", "xview": "cross-view.txt"}
@@ -72,22 +72,21 @@ def _read_pku_labels(path: Path) -> list[tuple[int, int, int]]:
     if not path.exists():
         raise DataFormatError(path, "file", "a label file for a video of the split file", "not found")
     out = []
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            parts = [p.strip() for p in line.split(",")]
-            try:
-                label, start, end = (int(p) for p in parts[:3])
-                float(parts[3])
-            except (ValueError, IndexError):
-                raise DataFormatError(path, f"line {line_no}", "class,start,end,confidence (integers, float)",
-                                      repr(line.strip())) from None
-            if not 1 <= label <= PKU_CLASSES or start < 0 or end < start:
-                raise DataFormatError(path, f"line {line_no}",
-                                      f"class in [1, {PKU_CLASSES}] (PKU-MMD's actions) and 0 <= start <= end",
-                                      repr(line.strip()))
-            out.append((label - 1, start, end))
+    for line_no, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        try:
+            label, start, end = (int(p) for p in parts[:3])
+            float(parts[3])
+        except (ValueError, IndexError):
+            raise DataFormatError(path, f"line {line_no}", "class,start,end,confidence (integers, float)",
+                                  repr(line.strip())) from None
+        if not 1 <= label <= PKU_CLASSES or start < 0 or end < start:
+            raise DataFormatError(path, f"line {line_no}",
+                                  f"class in [1, {PKU_CLASSES}] (PKU-MMD's actions) and 0 <= start <= end",
+                                  repr(line.strip()))
+        out.append((label - 1, start, end))
     return out
 
 

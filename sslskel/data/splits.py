@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from .errors import DataFormatError
+from .limits import MAX_LIST_LINE_BYTES, read_lines
 
 NTU60_XSUB_TRAIN_SUBJECTS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
 NTU120_XSUB_TRAIN_SUBJECTS = NTU60_XSUB_TRAIN_SUBJECTS + (
@@ -72,8 +73,7 @@ def ucla_split_mask(views: np.ndarray, split: str) -> np.ndarray:
 
 def parse_pku_split_file(path: str | os.PathLike) -> dict[str, list[str]]:
     """PKU-MMD split file -> {'train': ids from line 2, 'val': ids from line 4}."""
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        lines = f.read().splitlines()
+    lines = read_lines(path, limit=MAX_LIST_LINE_BYTES)
     if len(lines) < 4:
         raise DataFormatError(path, f"line {len(lines) + 1}",
                               "4 lines (title, train ids, title, test ids)", f"{len(lines)} lines")

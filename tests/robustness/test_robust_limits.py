@@ -71,6 +71,22 @@ def test_a_line_with_no_end_is_read_only_up_to_the_bound(tmp_path):
     assert peak < size / 2, format_bytes(peak)
 
 
+@pytest.mark.parametrize("reader", ["ntu skeleton", "ntu missing list", "pku labels", "pku split"])
+def test_every_text_reader_bounds_its_lines(tmp_path, reader):
+    from sslskel.data.ntu_raw import parse_skeleton_file, read_missing_list
+    from sslskel.data.pku import _read_pku_labels
+    from sslskel.data.splits import parse_pku_split_file
+
+    read, limit = {"ntu skeleton": (parse_skeleton_file, MAX_LINE_BYTES),
+                   "ntu missing list": (read_missing_list, MAX_LINE_BYTES),
+                   "pku labels": (_read_pku_labels, MAX_LINE_BYTES),
+                   "pku split": (parse_pku_split_file, 2**20)}[reader]
+    path = tmp_path / "file.txt"
+    path.write_bytes(b"1\n" + b"\0" * (limit + 10))
+    with pytest.raises(DataFormatError, match=rf"line 2: expected a line of at most {limit} bytes, got more"):
+        read(path)
+
+
 def test_lines_within_the_bound_read_as_before(tmp_path):
     path = tmp_path / "x.txt"
     path.write_bytes(b"1 2 3 4\n\n5 6 7 8.5\r\n  9 1e39 nan 0")
