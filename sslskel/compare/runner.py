@@ -14,8 +14,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -24,6 +26,8 @@ from pathlib import Path
 
 from ..common.io import atomic_write_json
 from .jobs import Job, marker_path, read_marker
+
+LIVE: set[subprocess.Popen] = set()  # the jobs' processes now running: stopped with the study
 
 
 def available_cores() -> int:
@@ -53,7 +57,11 @@ def run_one(job: Job, study_dir: Path, threads: int, deps: dict) -> dict:
         log.write(f"$ {' '.join(argv)}\n")
         log.flush()
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak memory, not all children's
+        LIVE.add(process)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)  # this child's own peak memory, not all children's
+        finally:
+            LIVE.discard(process)
         process.returncode = os.waitstatus_to_exitcode(status)
     record = {"name": job.name, "kind": job.kind, "key": job.key, "method": job.method, "seed": job.seed,
               "command": argv, "threads": threads, "wall_s": round(time.perf_counter() - start, 2),
@@ -116,6 +124,16 @@ def finished_markers(jobs: list[Job], study_dir: Path) -> dict:
     return {j.name: m for j in jobs if (m := read_marker(study_dir, j)) is not None}
 
 
+def stop_live_jobs(signum=None, frame=None) -> None:
+    """Interrupt every running job (SIGINT: each entry point leaves its run resumable); as a
+    signal handler (SIGTERM on the study), then end the study with KeyboardInterrupt."""
+    for process in list(LIVE):
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
+    if signum is not None:
+        raise KeyboardInterrupt
+
+
 def run_jobs(jobs: list[Job], study_dir: Path, jobs_at_once: int = 1, cores: int | None = None,
              log=print) -> dict:
     """Run what has not finished; {"markers": {name: marker}, "failed": [...], "skipped": [...]}."""
@@ -129,27 +147,42 @@ def run_jobs(jobs: list[Job], study_dir: Path, jobs_at_once: int = 1, cores: int
     log(f"{len(waiting)} jobs to run, {jobs_at_once} at a time, {threads} thread(s) each")
     progress = Progress(len(waiting), jobs_at_once, log)
     failed, running = [], {}
-    with ThreadPoolExecutor(jobs_at_once) as pool:
-        while waiting or running:
-            blocked = [j for j in waiting if any(d in {f["name"] for f in failed} for d in j.deps)]
-            for job in blocked:  # a dependency failed: it cannot run
-                waiting.remove(job)
-                failed.append({"name": job.name, "error": "a job it needs failed"})
-            for job in [j for j in waiting if all(d in markers for d in j.deps)]:
-                if len(running) >= jobs_at_once:
-                    break
-                waiting.remove(job)
-                log(f"start {job.name}")
-                running[pool.submit(run_one, job, study_dir, threads, {d: markers[d] for d in job.deps})] = job
-            if not running:
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                job, record = running.pop(future), future.result()
-                if "error" in record:
-                    failed.append(record)
-                    log(f"FAILED {job.name}: {record['error']}")
-                else:
-                    markers[job.name] = record
-                    progress.finished(record, waiting)
+    previous = signal.signal(signal.SIGTERM, stop_live_jobs) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        with ThreadPoolExecutor(jobs_at_once) as pool:
+            try:
+                schedule(pool, waiting, running, markers, failed, progress, study_dir, threads, jobs_at_once, log)
+            except KeyboardInterrupt:  # before the pool waits for its threads: the jobs stop too,
+                stop_live_jobs()       # each resumable, and a rerun continues where they were
+                raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return {"markers": markers, "failed": failed, "skipped": skipped, "threads": threads}
+
+
+def schedule(pool, waiting, running, markers, failed, progress, study_dir, threads, jobs_at_once, log) -> None:
+    """Start ready jobs while fewer than `jobs_at_once` run; record each as it ends."""
+    while waiting or running:
+        blocked = [j for j in waiting if any(d in {f["name"] for f in failed} for d in j.deps)]
+        for job in blocked:  # a dependency failed: it cannot run
+            waiting.remove(job)
+            failed.append({"name": job.name, "error": "a job it needs failed"})
+        for job in [j for j in waiting if all(d in markers for d in j.deps)]:
+            if len(running) >= jobs_at_once:
+                break
+            waiting.remove(job)
+            log(f"start {job.name}")
+            running[pool.submit(run_one, job, study_dir, threads, {d: markers[d] for d in job.deps})] = job
+        if not running:
+            break
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            job, record = running.pop(future), future.result()
+            if "error" in record:
+                failed.append(record)
+                log(f"FAILED {job.name}: {record['error']}")
+            else:
+                markers[job.name] = record
+                progress.finished(record, waiting)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sslskel.compare.hashing import run_hash
@@ -88,3 +92,36 @@ def test_the_hash_ignores_where_and_how_fast_a_run_ran():
     other = load_config(None, ["optim.lr=0.002"])
     assert run_hash(base) == run_hash(same) != run_hash(other)
     assert run_hash(base) != run_hash(base, "supervised")
+
+
+DRIVER = """
+import sys
+from pathlib import Path
+from sslskel.compare.jobs import Job
+from sslskel.compare.runner import run_jobs
+pid_file = Path(sys.argv[1])
+code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+job = Job("sleeper", "test", "k1", command=lambda threads, deps: ([sys.executable, "-c", code], None))
+run_jobs([job], pid_file.parent / "study", log=lambda line: None)
+"""
+
+
+def test_a_terminated_study_stops_its_running_job(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    study = subprocess.Popen([sys.executable, "-c", DRIVER, str(pid_file)])
+    for _ in range(600):  # the child has started once it wrote its pid
+        if pid_file.is_file() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    study.send_signal(signal.SIGTERM)
+    assert study.wait(timeout=60) != 0
+    for _ in range(300):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the job outlived the study")
+    assert not (tmp_path / "study" / "done").exists()  # no marker: a rerun runs it again
