@@ -70,6 +70,7 @@ def activation_floats(encoder_cfg) -> int:
 def estimate_run_memory(cfg, channels: int, joints: int, persons: int, views: int) -> MemoryEstimate:
     parameters, buffers = model_counts(cfg, channels, persons)
     state = FLOAT_BYTES * (PARAMETER_COPIES * parameters + buffers)
+    # the whole batch: under torchrun on one machine its processes share that machine's memory
     clip_frames = cfg.optim.batch_size * views * cfg.data.frames
     per_clip_frame = INPUT_COPIES * channels * joints * persons + activation_floats(cfg.encoder)
     return MemoryEstimate(state, FLOAT_BYTES * clip_frames * per_clip_frame)

@@ -10,6 +10,7 @@ is blamed on.
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -91,6 +92,15 @@ def test_augment_arguments_are_checked_by_name(arg):
         load_config(None, ["data.augment=small_pretrain", f"data.augment_args.{arg}"])
     assert str(info.value).startswith(f"{key}: expected "), info.value
     assert "preset small_pretrain" in str(info.value)
+
+
+def test_every_argument_of_every_preset_has_a_rule():
+    from sslskel.data.transforms import PRESETS
+    from sslskel.engine.config import PRESET_ARGUMENTS
+
+    for name, factory in PRESETS.items():
+        params = set(inspect.signature(factory).parameters) - {"frames", "layout", "modality"}
+        assert params <= set(PRESET_ARGUMENTS), (name, params - set(PRESET_ARGUMENTS))
 
 
 def test_augment_arguments_within_range_load():
@@ -196,6 +206,26 @@ def test_a_run_of_one_ntu_layout_on_msr_data_names_the_layout(tmp_path):
     cfg = load_config(None, [f"data.path={tmp_path}", "data.layout=ntu25"])
     with pytest.raises(DataFormatError, match=r"data\.layout: expected the layout of the data, msr20 .*got 'ntu25'"):
         load_data(cfg.data, "train")
+
+
+def test_evaluating_an_ntu_run_on_msr_data_is_one_line(pretrain_script, tiny_data_dir, tmp_path, capsys):
+    out_dir = tmp_path / "runs"
+    assert pretrain_script.main([f"data.path={tiny_data_dir}", f"run.out_dir={out_dir}", *TINY_OVERRIDES,
+                                 "optim.epochs=1", "run.knn_every=0", "run.threads=1"]) == 0
+    (run_dir,) = out_dir.iterdir()
+    msr = tmp_path / "msr"
+    msr.mkdir()
+    for name in ("a01_s01_e01", "a02_s02_e01"):
+        np.savetxt(msr / f"{name}_skeleton3D.txt", np.ones((20 * 3, 4)))
+    capsys.readouterr()
+    code = load_script("linear_eval/run.py").main(["--run", str(run_dir), "--protocols", "knn", f"data.path={msr}",
+                                                   "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        f"error: {msr}: data.layout: expected the layout of the data, msr20 (set data.layout=msr20 or auto), "
+        "got 'ntu25'"], err
+    assert "Traceback" not in err
 
 
 def test_a_loop_of_symbolic_links_is_one_line(pretrain_script, tmp_path, capsys):
