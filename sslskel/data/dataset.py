@@ -8,6 +8,10 @@ the batches the uninterrupted one would have had. Loaders yield `sslskel.data.ba
 With `partners=True` every item also carries the views of the same performance seen by
 another camera (`sslskel.data.pairs`): one partner drawn per (seed, epoch, index), augmented
 with its own generator, so asking for partners leaves the sample's own views unchanged.
+`shared_crop=(low, high)` (CV-MIM) makes the pair show the same moment: one window per item,
+a fraction U(low, high) of the clip starting at a uniform fraction of the rest, is cut from
+the sample and from its partner alike (by fraction, as the cameras' recordings may differ in
+length) before the transform, which should then be temporal-only (e.g. `eval_crop`, ratio 1).
 
 Example:
     >>> import numpy as np
@@ -39,7 +43,7 @@ class SkeletonDataset(Dataset):
     and, with `partners`, the views of a cross-view partner."""
 
     def __init__(self, data: SkeletonData, transform, num_views: int = 1, seed: int = 0,
-                 partners: bool = False):
+                 partners: bool = False, shared_crop: tuple[float, float] | None = None):
         self.data = data
         self.transform = transform
         self.num_views = num_views
@@ -50,6 +54,9 @@ class SkeletonDataset(Dataset):
                      else np.full(n, -1, np.int64) for key in META_FIELDS}
         self.meta["performance"] = performance_ids(data.meta, n)
         self.partners = cross_view_partners(data.meta, n) if partners else None
+        if shared_crop is not None and not 0.0 < shared_crop[0] <= shared_crop[1] <= 1.0:
+            raise ValueError(f"shared_crop: expected 0 < low <= high <= 1, got {shared_crop}")
+        self.shared_crop = shared_crop
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -59,7 +66,8 @@ class SkeletonDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, int(i)])
-        views, lengths = self._views(i, rng)
+        window = self._window(i)
+        views, lengths = self._views(i, rng, window)
         item = {"views": views, "lengths": lengths, "label": int(self.data.labels[i]), "index": int(i),
                 "meta": {key: int(values[i]) for key, values in self.meta.items()}}
         if self.partners is not None:
@@ -68,13 +76,26 @@ class SkeletonDataset(Dataset):
             pick_rng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
             j = int(pick_rng.choice(candidates)) if len(candidates) else int(i)
             item["partner_views"], item["partner_lengths"] = self._views(
-                j, np.random.default_rng([self.seed, self.epoch, int(i), 2]))
+                j, np.random.default_rng([self.seed, self.epoch, int(i), 2]), window)
             item["has_partner"] = bool(len(candidates))
         return item
 
-    def _views(self, i: int, rng: np.random.Generator) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def _window(self, i: int) -> tuple[float, float] | None:
+        """(start, length) as fractions of a clip: the item's shared crop, or None."""
+        if self.shared_crop is None:
+            return None
+        u = np.random.default_rng([self.seed, self.epoch, int(i), 3]).uniform(size=2)
+        length = self.shared_crop[0] + (self.shared_crop[1] - self.shared_crop[0]) * u[0]
+        return (1.0 - length) * u[1], length
+
+    def _views(self, i: int, rng: np.random.Generator,
+               window: tuple[float, float] | None = None) -> tuple[list[torch.Tensor], torch.Tensor]:
         x = self.data.sample(i)
         n = int(self.data.num_frames[i])
+        if window is not None and n > 0:  # the same fraction of every camera's recording
+            start = min(int(np.floor(window[0] * n)), n - 1)
+            length = max(1, min(int(round(window[1] * n)), n - start))
+            x, n = x[:, start:start + length], length
         views, lengths = [], []
         for _ in range(self.num_views):
             v, length = self.transform(x, n, rng)

@@ -27,6 +27,10 @@ import torch
 from ..common.schedule import set_lr, step_lr
 from .config import OptimConfig, group_optim
 
+# tf.keras.optimizers.Adagrad's defaults (torch's are 0 and 1e-10, so its first step moves every
+# weight by about +-lr): accumulator starts at 0.1, update lr * g / (sqrt(accumulator) + 1e-7)
+KERAS_ADAGRAD_INITIAL_ACCUMULATOR, KERAS_ADAGRAD_EPS = 0.1, 1e-7
+
 
 def build_optimizer(params, optim_cfg: OptimConfig) -> torch.optim.Optimizer:
     if optim_cfg.optimizer == "sgd":
@@ -34,8 +38,9 @@ def build_optimizer(params, optim_cfg: OptimConfig) -> torch.optim.Optimizer:
                                weight_decay=optim_cfg.weight_decay, nesterov=optim_cfg.nesterov)
     if optim_cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=optim_cfg.lr, weight_decay=optim_cfg.weight_decay)
-    if optim_cfg.optimizer == "adagrad":  # CV-MIM's
-        return torch.optim.Adagrad(params, lr=optim_cfg.lr, weight_decay=optim_cfg.weight_decay)
+    if optim_cfg.optimizer == "adagrad":  # CV-MIM's, with the state of the authors' Keras Adagrad
+        return torch.optim.Adagrad(params, lr=optim_cfg.lr, weight_decay=optim_cfg.weight_decay,
+                                   initial_accumulator_value=KERAS_ADAGRAD_INITIAL_ACCUMULATOR, eps=KERAS_ADAGRAD_EPS)
     raise ValueError(f"optim.optimizer: expected sgd, adam or adagrad, got {optim_cfg.optimizer!r}")
 
 

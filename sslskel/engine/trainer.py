@@ -96,7 +96,10 @@ class PretrainTrainer:
         resolve_layout(cfg.data, train_data)
         dataset = SkeletonDataset(train_data, build_transform(cfg.data, train=True),
                                   num_views=method.num_views, seed=cfg.run.seed,
-                                  partners=method.needs_partners)
+                                  partners=method.needs_partners,
+                                  shared_crop=getattr(method, "shared_crop", None))
+        if hasattr(method, "check_training_data"):  # e.g. CV-MIM warns on pre-normalised data
+            method.check_training_data(train_data)
         self.loader = make_loader(dataset, cfg.optim.batch_size, shuffle=True, seed=cfg.run.seed,
                                   num_workers=cfg.data.num_workers, drop_last=True,
                                   device=self.device, distributed=True)

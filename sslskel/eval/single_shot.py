@@ -7,7 +7,7 @@ V3). For every part a fresh classifier is trained on that part alone and tested 
 WHOLE test split; the result lists each part and the mean over parts.
 
 The representation (`representation_of`):
-- a method with `embed` (CV-MIM): its pose embedding z_p of the clip;
+- a method that splits pose and view (`splits_pose_and_view`, CV-MIM): its pose embedding z_p;
 - a method with `per_frame` True (CV-MIM on the per-frame encoder pose_mlp): the per-frame
   z_p of the valid frames, padded to the clip length by repetition (`pad_by_repetition`);
 - anything else (the encoder of a MoCo or HaLP run): the encoder's features.
@@ -144,7 +144,7 @@ def representation_of(model: nn.Module) -> tuple[nn.Module, str]:
     """(module (x, lengths) -> features, its description); see the module docstring."""
     if getattr(model, "per_frame", False) and hasattr(model, "frame_pose_embeddings"):
         return FramePoseEmbedding(model), "per-frame z_p"
-    if hasattr(model, "embed"):
+    if getattr(model, "splits_pose_and_view", False):  # `embed` gives (z_p, z_v) (other methods' embed differs)
         return PoseEmbedding(model), "z_p"
     if hasattr(model, "training_step"):  # a method without embeddings: its encoder
         return model.encoder, "encoder features"

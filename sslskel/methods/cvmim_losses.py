@@ -55,28 +55,39 @@ def _check_pairs(name: str, *tensors: torch.Tensor) -> int:
 
 # ----------------------------------------------------------------------------- JSD estimator
 
-def jsd_mi_loss(anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+def jsd_mi_loss(anchors: torch.Tensor, candidates: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
     """Jensen-Shannon MI estimator loss with the encode-and-dot-product critic (paper Eq. 6).
 
     anchors, candidates: (N, d); row i of each forms the positive pair, every (i, j != i) a
     negative. With scores s = anchors @ candidates.T (N x N):
 
-        loss = mean_{i != j} [softplus(-s_ij) + s_ij - log 2] - mean_i [log 2 - softplus(-s_ii)]
-             = mean_{i != j} softplus(s_ij) + mean_i softplus(-s_ii) - 2 log 2
+        loss = mean_{(i,j) negative} [softplus(-s_ij) + s_ij - log 2] - mean_i [log 2 - softplus(-s_ii)]
+             = mean_{(i,j) negative} softplus(s_ij) + mean_i softplus(-s_ii) - 2 log 2
 
     (the code's compute_fenchel_dual_loss with measure JSD and the identity as positive
     indicator; softplus(-s) + s is computed as softplus(s), which is exact and does not
-    overflow). The loss lies in (-2 log 2, inf); its negation is the JSD lower-bound estimate.
+    overflow). `groups` (N,), e.g. performance ids: a pair (i, j) with groups[i] == groups[j]
+    is no negative (another camera's view of the same take, or another frame of the same clip,
+    is not a different sample); the negative mean runs over the remaining pairs, and is 0
+    when none remain, as the code divides by max(count, 1e-12).
     In CV-MIM anchors are the critic g(x) and candidates the fusion of z_p and z_v
     (representation term), or z_p of one view and z_p of the other (cross-view term).
     Raises ValueError for N < 2 (no negative pair) or mismatched shapes.
     """
     n = _check_pairs("jsd_mi_loss", anchors, candidates)
+    if groups is not None and tuple(groups.shape) != (n,):
+        raise ValueError(f"jsd_mi_loss: expected groups of shape ({n},), got {tuple(groups.shape)}")
     with no_autocast(anchors):
         scores = _f32(anchors) @ _f32(candidates).t()
         positive = scores.diagonal()
-        off_diagonal = ~torch.eye(n, dtype=torch.bool, device=scores.device)
-        negative = scores[off_diagonal]
+        if groups is None:
+            negatives = ~torch.eye(n, dtype=torch.bool, device=scores.device)
+        else:
+            groups = groups.to(scores.device)
+            negatives = groups[:, None] != groups[None, :]
+        negative = scores[negatives]
+        if not len(negative):  # nothing left to contrast against: the code's 0 / max(0, 1e-12)
+            return F.softplus(-positive).mean() - LOG2
         return F.softplus(negative).mean() + F.softplus(-positive).mean() - 2 * LOG2
 
 

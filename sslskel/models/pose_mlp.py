@@ -61,6 +61,7 @@ class PoseMLP(nn.Module):
                  hidden: int = 1024, num_blocks: int = 2, dropout: float = 0.25, out_dim: int = 64,
                  layers_per_block: int = 2):
         super().__init__()
+        self.hidden, self.num_blocks, self.dropout, self.layers_per_block = hidden, num_blocks, dropout, layers_per_block
         self.in_channels, self.num_persons = in_channels, num_persons
         self.num_joints = get_layout(layout).num_joints
         self.feature_dim = out_dim
@@ -77,6 +78,18 @@ class PoseMLP(nn.Module):
         """(F, V * C) flattened frames -> (F, out_dim)."""
         return self.head(self.blocks(self.stem(frames)))
 
+    def mlp_with_first_hidden(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(outputs (F, out_dim), the first hidden layer's activations (F, hidden)): CV-MIM's
+        critic starts from the first hidden layer, as the authors' subencoder reads `fc0`."""
+        first = self.stem(frames)
+        return self.head(self.blocks(first)), first
+
+    def flatten_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V, M) -> (N, T, V * C): the main actor's frames, joint-major."""
+        check_clip_shape(x, self.in_channels, self.num_joints, self.num_persons, "pose_mlp input")
+        n, c, t, v, _ = x.shape
+        return x[..., 0].permute(0, 2, 3, 1).reshape(n, t, v * c)
+
     def valid_frames(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """(N, T) bool: frame t of clip i is valid when t < lengths[i] (clamped to [1, T])."""
         n, t = x.shape[0], x.shape[2]
@@ -87,10 +100,9 @@ class PoseMLP(nn.Module):
 
     def frame_embeddings(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(N, C, T, V, M) -> (N, T, out_dim); frames at or past `lengths` are zero."""
-        check_clip_shape(x, self.in_channels, self.num_joints, self.num_persons, "pose_mlp input")
         check_lengths(lengths, x.shape[0], "pose_mlp input")
-        n, c, t, v, _ = x.shape
-        frames = x[..., 0].permute(0, 2, 3, 1).reshape(n, t, v * c)  # main actor, joint-major
+        frames = self.flatten_frames(x)
+        n, t = frames.shape[:2]
         valid = self.valid_frames(x, lengths)
         # gather the valid frames so padding affects neither the outputs nor the BN statistics
         embedded = self.mlp(frames[valid])

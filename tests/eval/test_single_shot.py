@@ -22,6 +22,7 @@ def multiview_data(subjects, classes=3, frames=12, seed=0):
     for i, (s, c, r, a) in enumerate(rows):
         x[i, 0, :, 0] = c
         x[i, 1, :, 1] = a
+        x[i, 2, :, 2] = r
     names = [f"S001C{c:03d}P{s:03d}R{r:03d}A{a + 1:03d}" for s, c, r, a in rows]
     lengths = rng.integers(frames // 2, frames + 1, size=len(rows))
     return SkeletonData(x, lengths, [a for *_, a in rows], names, meta=ntu_meta_from_names(names),
@@ -29,7 +30,10 @@ def multiview_data(subjects, classes=3, frames=12, seed=0):
 
 
 class FakeCVMIM(nn.Module):
-    """Stands in for CV-MIM: z_p = one-hot action (x[1, :, 1]), z_v = one-hot camera (x[0, :, 0])."""
+    """Stands in for CV-MIM: z_p = one-hot action (x[1, :, 1]), z_v = one-hot view (camera x[0, :, 0],
+    replication x[2, :, 2])."""
+
+    splits_pose_and_view = True
 
     def __init__(self, per_frame=False):
         super().__init__()
@@ -42,7 +46,8 @@ class FakeCVMIM(nn.Module):
 
     def embed(self, x, lengths=None):
         action, camera = self._codes(x)
-        return F.one_hot(action[:, 0], 4).float(), F.one_hot(camera[:, 0], 4).float()
+        replication = x[:, 2, 0, 2, 0].round().long().clamp(1, 2)
+        return F.one_hot(action[:, 0], 4).float(), F.one_hot(camera[:, 0] * 2 + replication - 1, 8).float()
 
     def frame_pose_embeddings(self, x, lengths=None):
         self.frame_calls += 1

@@ -21,7 +21,7 @@ from sslskel.methods.cvmim_losses import club_upper_bound, fuse, jsd_mi_loss, pr
 from support import make_tiny_clips
 
 SMALL = ["method=cvmim", "data.layout=ntu25", "optim.batch_size=6", "encoder.args={hidden_size: 8, num_layers: 1}",
-         "cvmim.pose_dim=4", "cvmim.view_dim=4", "cvmim.critic_hidden=8", "cvmim.q_hidden=8"]
+         "cvmim.pose_dim=4", "cvmim.view_dim=4", "cvmim.critic_hidden=8"]
 
 
 def make(*extra):
@@ -29,10 +29,11 @@ def make(*extra):
     return build_method(load_config(None, [*SMALL, *extra]))
 
 
-def batch(n=6, t=8, partners=None, seed=0):
+def batch(n=6, t=8, partners=None, seed=0, performance=None):
     g = torch.Generator().manual_seed(seed)
-    views = [torch.randn(n, 3, t, 25, 2, generator=g) for _ in range(2)]
-    out = Batch(views, torch.full((n, 2), t), torch.zeros(n, dtype=torch.long), torch.arange(n))
+    views = [torch.randn(n, 3, t, 25, 2, generator=g)]
+    meta = {} if performance is None else {"performance": torch.tensor(performance)}
+    out = Batch(views, torch.full((n, 1), t), torch.zeros(n, dtype=torch.long), torch.arange(n), meta=meta)
     if partners is not None:
         out.partner_views = [torch.randn(n, 3, t, 25, 2, generator=g)]
         out.partner_lengths = torch.full((n, 1), t)
@@ -40,26 +41,34 @@ def batch(n=6, t=8, partners=None, seed=0):
     return out
 
 
-def test_main_loss_is_the_weighted_sum_of_its_terms():
+@pytest.mark.parametrize("performance", [None, [0, 0, 1, 2, 2, 3]])
+def test_main_loss_is_the_weighted_sum_of_its_terms(performance):
     method = make("cvmim.view_pairs=camera")
-    b = batch()
+    b = batch(performance=performance)
     losses, logs = method.training_step(b, Progress(0, 0))
     s = method.cvmim
-    expected = (logs["loss/representation"] + s.cross_view_weight * logs["loss/cross_view"]
+    # representation : cross-view = 1 : 5 (two per-view representation terms, 2 x 5 cross-view)
+    expected = (logs["loss/representation"] + 2 * s.cross_view_weight * logs["loss/cross_view"]
                 + s.disentangle_weight * logs["loss/club"] + s.prior_weight * logs["loss/prior"])
     torch.testing.assert_close(losses["main"].detach(), expected)
     # recomputed by hand from the networks (train mode, so BatchNorm sees the same batch)
-    x_b = method.camera_augment(b.views[1], 0)
-    h = [method.encoder(b.views[0], b.lengths[:, 0]), method.encoder(x_b, b.lengths[:, 1])]
+    x_b = method.camera_augment(b.views[0], 0)  # the same moment from a new camera
+    h = [method.encoder(b.views[0], b.lengths[:, 0]), method.encoder(x_b, b.lengths[:, 0])]
     z = [(hv @ method.split.weight.T + method.split.bias) for hv in h]
     zp, zv = [v[:, :4] for v in z], [v[:, 4:] for v in z]
-    rep = sum(jsd_mi_loss(method.critic(hv), fuse(p, v, "moe")) for hv, p, v in zip(h, zp, zv))
+    groups = None if performance is None else torch.tensor(performance)
+    rep = sum(jsd_mi_loss(method.critic(hv), fuse(p, v, "moe"), groups) for hv, p, v in zip(h, zp, zv))
     club = sum(club_upper_bound(*method.q(p), v) for p, v in zip(zp, zv))
     prior = sum(prior_matching_loss(method.discriminator(torch.sigmoid(torch.cat([p, v], 1)))) for p, v in zip(zp, zv))
     torch.testing.assert_close(logs["loss/representation"], rep.detach(), rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(logs["loss/cross_view"], jsd_mi_loss(zp[0], zp[1]).detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(logs["loss/cross_view"], jsd_mi_loss(zp[0], zp[1], groups).detach(),
+                               rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(logs["loss/club"], club.detach(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(logs["loss/prior"], prior.detach(), rtol=1e-5, atol=1e-6)
+    if performance is not None:  # masking changes the loss: the same performance is no negative
+        unmasked = make("cvmim.view_pairs=camera", "cvmim.mask_same_performance=false")
+        assert not torch.allclose(unmasked.training_step(b, Progress(0, 0))[1]["loss/cross_view"],
+                                  logs["loss/cross_view"])
 
 
 def test_q_and_d_see_detached_embeddings():
@@ -79,13 +88,13 @@ def test_second_view_is_the_partner_where_there_is_one():
     method = make()
     b = batch(partners=[True, False, True, False, True, True])
     x_b, lengths, is_partner = method.second_view(b, step=3)
-    augmented = method.camera_augment(b.views[1], 3)
+    augmented = method.camera_augment(b.views[0], 3)
     for i, has in enumerate([True, False, True, False, True, True]):
         assert torch.equal(x_b[i], b.partner_views[0][i] if has else augmented[i])
     assert is_partner.tolist() == [True, False, True, False, True, True]
     # camera augmentation: same clip, other viewpoint (bone lengths kept, coordinates changed)
-    assert not torch.allclose(augmented, b.views[1])
-    torch.testing.assert_close(augmented.norm(dim=1), b.views[1].norm(dim=1), rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(augmented, b.views[0])
+    torch.testing.assert_close(augmented.norm(dim=1), b.views[0].norm(dim=1), rtol=1e-5, atol=1e-5)
 
 
 def test_settings_are_checked():
@@ -134,7 +143,7 @@ def tiny_cvmim(path, out, *extra):
 def test_view_pairs_are_the_same_performance(multi_camera_dir, tmp_path):
     cfg = tiny_cvmim(multi_camera_dir, tmp_path)
     train = load_data(cfg.data, "train")
-    loader = make_loader(SkeletonDataset(train, build_transform(cfg.data, train=True), num_views=2, partners=True),
+    loader = make_loader(SkeletonDataset(train, build_transform(cfg.data, train=True), num_views=1, partners=True),
                          24, shuffle=False)
     b = next(iter(loader))
     assert b.has_partner.all()
@@ -179,4 +188,4 @@ def test_a_cvmim_run_goes_through_single_shot_and_disentangle(multi_camera_dir, 
     assert shot["representation"] == ("per-frame z_p" if encoder == "pose_mlp" else "z_p")
     assert 0 <= shot["mean_final_top1"] <= 100
     probes = results["disentangle"]
-    assert set(probes) >= {"camera_from_z_v", "camera_from_z_p", "action_from_z_p", "action_from_z_v"}
+    assert set(probes) >= {"view_from_z_v", "view_from_z_p", "action_from_z_p", "action_from_z_v"}
