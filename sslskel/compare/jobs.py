@@ -168,12 +168,13 @@ def floors_job(study: Study, study_dir: Path) -> Job:
 
 
 def study_jobs(study: Study, study_dir: Path) -> list[Job]:
-    """Every job of the study, in the order they are started when ready."""
+    """Every job of the study, in the order they are started when ready: seed by seed, so a
+    study stopped early has whole seeds to report."""
     study_dir = Path(study_dir)
     jobs = [floors_job(study, study_dir)] if study.floors else []
     pretrains = {(m, s): pretrain_job(study, study_dir, m, s) for s in study.seeds for m in study.methods}
-    jobs += pretrains.values()
     for seed in study.seeds:
+        jobs += [pretrains[m, seed] for m in study.methods]
         for method in study.methods:
             if study.eval_protocols:
                 jobs.append(eval_job(pretrains[method, seed], study.eval_protocols))
