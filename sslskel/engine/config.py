@@ -35,11 +35,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 import os
 import re
 import typing
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +57,7 @@ from ..methods.supcon import SupConSettings
 from ..data.limits import MAX_FRAMES
 from ..methods.settings import Rule, check_settings, each, integer, number, one_of
 from ..models import ENCODERS, encoder_class
+from .argument_rules import ENCODER_ARGUMENTS, PRESET_ARGUMENTS
 from .config_tree import ConfigError, apply_override, build, coerce, merge, parse_override, read_yaml, to_dict
 
 __all__ = ["AMP_MODES", "BENCHMARKS_BY_FORMAT", "Config", "ConfigError", "DataConfig", "EncoderConfig",
@@ -77,33 +76,6 @@ DEVICE = Rule(lambda v: isinstance(v, str) and re.fullmatch(r"auto|cpu|cuda(:\d+
               "one of auto, cpu, cuda, cuda:N")
 
 
-
-# the value of every argument of every preset (sslskel.data.transforms.presets) but the ones
-# data.frames / data.layout / data.modality set; checked when the config loads
-CROP = Rule(lambda v: isinstance(v, (list, tuple)) and len(v) == 2
-            and all(number(0, 1, open_low=True).test(x) for x in v) and v[0] <= v[1],
-            "a pair [low, high] of fractions of the clip, 0 < low <= high <= 1")
-PRESET_ARGUMENTS = {
-    "min_frames": integer(1, MAX_FRAMES),  # the crop's floor
-    "crop": CROP,
-    "ratio": number(0, 1, open_low=True),  # eval_crop's centre crop
-    "max_angle": number(0, math.pi),  # radians per axis
-    "shear": number(0, 10),
-    "corrupt_joints": number(0, 1),  # the fraction of the joints
-    "p_corrupt": number(0, 1),
-    "noise_std": number(0, 10),  # metres (or the data's unit)
-    "bone_scale": number(0, 1, open_high=True),  # lengths scaled by U(1 - s, 1 + s): s < 1 keeps them > 0
-    "blur_normalize": Rule(lambda v: isinstance(v, bool), "true or false"),
-}
-
-# encoder arguments by the type of their default: sizes and counts (hidden_size=0 crashed in
-# the GRU), rates (dropout), switches; the encoder checks the rest itself
-ENCODER_ARGUMENTS = {
-    int: integer(1),
-    float: number(0, 1, open_high=True),
-    bool: Rule(lambda v: isinstance(v, bool), "true or false"),
-    str: Rule(lambda v: isinstance(v, str), "a string"),
-}
 
 ALL_BENCHMARKS = tuple(dict.fromkeys(b for names in BENCHMARKS_BY_FORMAT.values() for b in names))
 
@@ -445,41 +417,6 @@ def check_method_settings(cfg) -> None:
     if cvmim is not None and cvmim.project_2d and cfg.data.modality != "joint":
         raise ConfigError(f"cvmim.project_2d, data.modality: expected data.modality joint with "
                           f"cvmim.project_2d=true (a camera projects joints), got {cfg.data.modality}")
-
-
-def schedule_warnings(cfg, num_train: int | None = None) -> list[str]:
-    """What in `cfg` silently changes the run: a schedule step past its end, a HaLP term that
-    never switches on, an online kNN that waits for the end, more kNN neighbours than the
-    `num_train` training clips (once the data is read)."""
-    epochs, found = cfg.optim.epochs, []
-    halp = getattr(cfg, "halp", None)
-    if halp is not None and halp.mu > 0 and halp.start_epoch >= epochs:
-        found.append(f"halp.start_epoch={halp.start_epoch} >= optim.epochs={epochs}: the HaLP term never "
-                     f"switches on, and this {cfg.method} run trains plain MoCo")
-    for name, overrides in [("optim", {}), *((f"optim.groups.{g}", o) for g, o in cfg.optim.groups.items())]:
-        late = [m for m in overrides.get("milestones", cfg.optim.milestones) if m >= epochs]
-        if late:
-            found.append(f"{name}.milestones {late} >= optim.epochs={epochs}: the learning rate never "
-                         f"steps down there")
-    if cfg.run.knn_every > epochs:
-        found.append(f"run.knn_every={cfg.run.knn_every} > optim.epochs={epochs}: the online kNN runs once, "
-                     f"after the last epoch")
-    if num_train is not None and cfg.run.knn_every:
-        found += knn_k_warnings(cfg.linear.knn_k, num_train)
-    return found
-
-
-def knn_k_warnings(knn_k, num_train: int) -> list[str]:
-    """A k of `linear.knn_k` above the number of training clips votes with all of them."""
-    large = [k for k in knn_k if k > num_train]
-    return [f"linear.knn_k {large} > the {num_train} training clips: the kNN votes with all "
-            f"{num_train}, reported as k={large[0]}"] if large else []
-
-
-def warn_schedule(cfg, num_train: int | None = None) -> None:
-    """Each of `schedule_warnings` as one warning, at start-up."""
-    for message in schedule_warnings(cfg, num_train):
-        warnings.warn(message, stacklevel=2)
 
 
 def save_config(cfg, path: str | os.PathLike) -> None:

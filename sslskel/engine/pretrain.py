@@ -32,8 +32,9 @@ from ..common.device import apply_run_settings, resolve_device
 from ..common.io import atomic_write_json, remove_orphan_temporaries
 from ..common.run_lock import run_lock
 from ..data.checks import check_held_out_classes, check_training_clips
-from .config import save_config, to_dict, warn_schedule
+from .config import save_config, to_dict
 from .memory import check_run_memory
+from .startup_warnings import warn_schedule
 from .diverged import diverged
 from .resume import ResumePlan, finished_summary, plan_resume
 from .trainer import PretrainTrainer, process_seed

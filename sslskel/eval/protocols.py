@@ -37,7 +37,8 @@ from ..common.checkpoint import load_checkpoint, load_weights, require_keys
 from ..common.device import apply_run_settings, autocast, resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
-from ..engine.config import Config, knn_k_warnings, load_config
+from ..engine.config import Config, load_config
+from ..engine.startup_warnings import knn_k_warnings
 from ..errors import UserError
 from .diagnostics import format_diagnostics, representation_diagnostics
 from .disentangle import disentangle, format_disentangle, require_embeddings

@@ -92,6 +92,12 @@ class PretrainMethod(nn.Module):
         self.cfg = cfg
         self.encoder = build_method_encoder(cfg, in_channels, num_persons)
 
+    @classmethod
+    def config_warnings(cls, cfg) -> list[str]:
+        """Valid settings of `cfg` that silently change what this method trains (warned about
+        at start-up by sslskel.engine.startup_warnings); none by default."""
+        return []
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """{group: trainable parameters}; every trainable parameter belongs to exactly one."""
         return {"main": [p for p in self.parameters() if p.requires_grad]}

@@ -97,6 +97,14 @@ class HaLP(MoCo):
         self._refresh_ms = None  # latest refresh time, logged with every record (refreshes
         #                          fall on logging steps only by chance)
 
+    @classmethod
+    def config_warnings(cls, cfg) -> list[str]:
+        h, epochs = cfg.halp, cfg.optim.epochs
+        if h.mu > 0 and h.start_epoch >= epochs:
+            return [f"halp.start_epoch={h.start_epoch} >= optim.epochs={epochs}: the HaLP term never switches "
+                    "on, and this run trains plain MoCo"]
+        return []
+
     def mu_at(self, epoch: int) -> float:
         return self.halp_cfg.mu if epoch >= self.halp_cfg.start_epoch else 0.0
 

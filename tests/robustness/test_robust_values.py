@@ -23,7 +23,8 @@ import torch
 from sslskel.data.build import load_data
 from sslskel.data.errors import DataFormatError
 from sslskel.data.prepare import write_cmd_layout
-from sslskel.engine.config import ConfigError, load_config, schedule_warnings
+from sslskel.engine.config import ConfigError, load_config
+from sslskel.engine.startup_warnings import schedule_warnings
 from sslskel.errors import UserError
 from sslskel.eval.protocols import evaluate
 from sslskel.methods import build_method
@@ -96,7 +97,7 @@ def test_augment_arguments_are_checked_by_name(arg):
 
 def test_every_argument_of_every_preset_has_a_rule():
     from sslskel.data.transforms import PRESETS
-    from sslskel.engine.config import PRESET_ARGUMENTS
+    from sslskel.engine.argument_rules import PRESET_ARGUMENTS
 
     for name, factory in PRESETS.items():
         params = set(inspect.signature(factory).parameters) - {"frames", "layout", "modality"}
