@@ -37,7 +37,7 @@ import numpy as np
 from .checks import describe_folder, read_number_rows, warn_skipped_empty
 from .container import SkeletonData
 from .errors import DataFormatError
-from .limits import format_bytes, padded_zeros, require_memory
+from .limits import check_clip_length, format_bytes, padded_zeros, require_memory
 from .splits import normalize_split
 
 MSR_NAME = re.compile(r"^a(\d+)_s(\d+)_e(\d+)_skeleton3D$")
@@ -133,6 +133,8 @@ def check_declared_size(path: Path) -> None:
                                   f"{', compressed' if compressed else ''})",
                                   f"a declared shape {tuple(shape)} ({format_bytes(declared)} of {kind})")
         require_memory(declared, path, name, f"variable {name} {tuple(shape)}")
+        if name == "d_skel" and len(shape) == 3:
+            check_clip_length(shape[2], path, "d_skel")
 
 
 def _assemble(samples, split, benchmark, read_file, layout, num_classes, source, fields) -> SkeletonData:
@@ -152,6 +154,7 @@ def _assemble(samples, split, benchmark, read_file, layout, num_classes, source,
         if not np.isfinite(seq).all():
             frame = int(np.argwhere(~np.isfinite(seq))[0][0])
             raise DataFormatError(path, f"frame {frame}", "finite coordinates", "NaN or inf")
+        check_clip_length(len(seq), path)
         seq = drop_empty_frames(seq)
         if len(seq) == 0:
             skipped.append(path.name)

@@ -3,7 +3,8 @@
 A reader or setting that would allocate from a number the user or a file gives is bounded
 here, before the allocation:
 
-- `MAX_FRAMES` frames per clip (`data.frames`, a clip's declared length);
+- `MAX_FRAMES` frames per clip (`data.frames`, a clip file's length or declared length,
+  `check_clip_length`);
 - `MAX_LINE_BYTES` bytes per line of a text skeleton file (MSR Action3D, PKU-MMD, raw NTU,
   `read_lines`): a line is read at most that far, so 1 GB with no newline costs 64 KiB, not
   5 GB (a PKU-MMD split file, one line of video ids, may take `MAX_LIST_LINE_BYTES`);
@@ -71,6 +72,13 @@ def require_memory(nbytes: float, where, field: str, what: str = "the data") -> 
     if available is not None and nbytes > available:
         raise DataFormatError(where, field, f"{what} to fit in the {format_bytes(available)} of memory available",
                               f"an estimated {format_bytes(nbytes)}")
+
+
+def check_clip_length(frames: int, where, field: str = "frames") -> None:
+    """A clip of a dataset of clips (MSR Action3D, UTD-MHAD, NW-UCLA) holds at most `MAX_FRAMES`
+    frames: one of 2,000,000 would pad every clip of its split to that length."""
+    if frames > MAX_FRAMES:
+        raise DataFormatError(where, field, f"a clip of at most {MAX_FRAMES} frames", f"{frames} frames")
 
 
 def padded_zeros(shape: tuple[int, ...], where, what: str) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 from .checks import describe_folder
 from .container import SkeletonData
 from .errors import DataFormatError
-from .limits import padded_zeros
+from .limits import check_clip_length, padded_zeros
 from .splits import normalize_split, ucla_split_mask
 
 UCLA_ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
@@ -78,4 +78,5 @@ def _read_ucla_json(path: Path) -> np.ndarray:
         raise DataFormatError(path, "skeletons", "a [T][20][3] list of numbers", str(err)) from None
     if seq.ndim != 3 or seq.shape[1:] != (20, 3) or len(seq) < 1:
         raise DataFormatError(path, "skeletons", "shape [T >= 1][20][3]", f"shape {list(seq.shape)}")
+    check_clip_length(len(seq), path, "skeletons")
     return seq

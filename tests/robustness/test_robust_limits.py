@@ -161,6 +161,18 @@ def test_a_split_padded_past_the_memory_is_refused_naming_its_shape(tmp_path, mo
                                "to fit in the 1.4 MiB of memory available, got an estimated 1.8 MiB")
 
 
+def test_a_clip_longer_than_the_frame_limit_is_refused_naming_the_file(tmp_path):
+    path = utd_file(tmp_path / "a1_s1_t1_skeleton.mat", 10_001, compress=True)
+    assert os.path.getsize(path) < 2**16  # a small compressed file that declares a long clip
+    with pytest.raises(DataFormatError, match=r"a1_s1_t1_skeleton\.mat: d_skel: expected a clip of at most 10000 "
+                                              r"frames, got 10001 frames"):
+        read_utd_file(path)
+    root = msr_folder(tmp_path / "msr", {})
+    np.savetxt(root / "a03_s05_e01_skeleton3D.txt", np.ones((20 * 10_001, 4)), fmt="%.0f")
+    with pytest.raises(DataFormatError, match=r"a03_s05_e01_skeleton3D\.txt: frames: expected a clip of at most"):
+        load_split(root, "train")
+
+
 # -- a run's memory, estimated before allocating ---------------------------------------------------------------
 def test_a_run_larger_than_the_machine_is_refused_with_the_estimate(pretrain_script, tiny_data_dir, tmp_path,
                                                                     capsys, monkeypatch):
