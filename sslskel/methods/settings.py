@@ -110,8 +110,8 @@ def each(rule: Rule) -> Rule:
     return Rule(rule.test, rule.expected, items=True)
 
 
-def _scale(low: float, high: float, what: str) -> Rule:
-    inner = number(low, high)
+def _scale(low: float, high: float, what: str, open_low: bool = False) -> Rule:
+    inner = number(low, high, open_low=open_low)
     return Rule(inner.test, f"{inner.expected} ({what})")
 
 
@@ -119,7 +119,7 @@ def _scale(low: float, high: float, what: str) -> Rule:
 # close enough that a logit of 1/T or a weighted loss stays far from float32's 3.4e38.
 TEMPERATURE = _scale(1e-3, 100, "a temperature")
 WEIGHT = _scale(0, 1000, "a loss weight")
-LEARNING_RATE = _scale(0, 100, "a learning rate")
+LEARNING_RATE = _scale(0, 100, "a learning rate", open_low=True)
 # (name, rule): a key whose name is NAME or ends in _NAME gets the rule on top of its own
 SCALES = (("temperature", TEMPERATURE), ("weight", WEIGHT), ("beta", WEIGHT), ("lr", LEARNING_RATE))
 
