@@ -1,4 +1,4 @@
-"""Evaluation of a pretrained encoder: `sslskel eval` (the same flags; `python linear_eval/run.py --help` lists them).
+"""Evaluation of a pretrained encoder: `sslskel eval`, the same flags (`python linear_eval/run.py --help` lists them).
 The logic lives in sslskel/cli/evaluate.py; this file runs it from a checkout without installing."""
 
 import sys

@@ -1,4 +1,4 @@
-"""Self-supervised pretraining: `sslskel pretrain` (the same flags; `python pretrain/run.py --help` lists them).
+"""Self-supervised pretraining: `sslskel pretrain`, the same flags (`python pretrain/run.py --help` lists them).
 The logic lives in sslskel/cli/pretrain.py; this file runs it from a checkout without installing."""
 
 import sys

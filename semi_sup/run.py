@@ -1,4 +1,4 @@
-"""Semi-supervised fine-tuning: `sslskel semi` (the same flags; `python semi_sup/run.py --help` lists them).
+"""Semi-supervised fine-tuning: `sslskel semi`, the same flags (`python semi_sup/run.py --help` lists them).
 The logic lives in sslskel/cli/semi.py; this file runs it from a checkout without installing."""
 
 import sys

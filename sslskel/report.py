@@ -35,9 +35,9 @@ from pathlib import Path
 from .common.checkpoint import load_checkpoint
 from .common.cli import run_cli
 from .engine.run_log import read_metrics
+from .errors import UserError
 from .eval.diagnostics import plot_spectrum
 from .eval.protocols import find_newest_run
-from .errors import UserError
 from .methods.hallucinate import hallucinate_positives, rank_filter
 
 # file: (y label, key prefixes); every logged key that starts with one of the prefixes is drawn,

@@ -1,4 +1,5 @@
-"""Supervised training with all labels: `sslskel supervised` (the same flags; `python supervised/run.py --help` lists them).
+"""Supervised training with all labels: `sslskel supervised`, the same flags
+(`python supervised/run.py --help` lists them).
 The logic lives in sslskel/cli/supervised.py; this file runs it from a checkout without installing."""
 
 import sys

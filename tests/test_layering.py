@@ -15,7 +15,10 @@ packages such as faiss, geomstats, scipy, matplotlib) are fine.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sslskel"
@@ -171,3 +174,87 @@ def test_the_checker_sees_relative_and_function_imports(tmp_path):
     assert (2, "sslskel.engine", False) in found
     assert (6, "sslskel.eval.knn", True) in found
     assert not any("torch" in t or "faiss" in t for _, t, _ in found)
+
+
+# ----------------------------------------------------------------------------- engine and scripts
+
+# What the engine may not name in its code (docstrings aside): a pretraining method or an
+# auxiliary loss of the supervised stage. A method owns its rules; the engine drives any method.
+METHOD_AND_AUXILIARY_NAMES = ("moco", "halp", "cvmim", "simclr", "vsimclr", "vmoco",  # METHODS
+                              "gcl", "skeletongcl", "supcon", "vsupcon")  # auxiliary losses
+# Where the engine names them today, name by name: the list may only shrink (each entry that
+# is gone must leave this list too, so nothing comes back unseen).
+KNOWN_ENGINE_NAMES = {
+    "sslskel/engine/config.py": ["cvmim", "gcl", "halp", "moco", "simclr", "supcon"],
+}
+SCRIPTS = ("pretrain/run.py", "linear_eval/run.py", "semi_sup/run.py", "supervised/run.py")
+
+
+def _docstring_nodes(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _node_texts(node: ast.AST, docstrings: set[int]) -> list[str]:
+    """The names and string constants a node writes (identifiers, attributes, imports, arguments)."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        return [node.attr]
+    if isinstance(node, ast.alias):
+        return [node.name, node.asname or ""]
+    if isinstance(node, ast.ImportFrom):
+        return [node.module or ""]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.arg, ast.keyword)):
+        return [node.arg or ""]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+        return [node.value]
+    return []
+
+
+def names_in_code(source: str, names=METHOD_AND_AUXILIARY_NAMES) -> list[str]:
+    """The `names` that the code of `source` uses as a word (`_` separates words), docstrings aside.
+
+    >>> names_in_code('\"\"\"MoCo here is fine.\"\"\"\\nuse_gcl = cfg.moco.queue_size\\nx = "vmoco"')
+    ['gcl', 'moco', 'vmoco']
+    """
+    pattern = re.compile(r"(?<![a-z0-9])(" + "|".join(sorted(names, key=len, reverse=True)) + r")(?![a-z0-9])")
+    tree = ast.parse(source)
+    docstrings = _docstring_nodes(tree)
+    return sorted({match for node in ast.walk(tree) for text in _node_texts(node, docstrings)
+                   for match in pattern.findall(text.lower())})
+
+
+def test_engine_names_no_method_or_auxiliary_loss():
+    found = {rel(p): names_in_code(p.read_text()) for p in all_modules()
+             if module_name(p).startswith("sslskel.engine")}
+    found = {path: names for path, names in found.items() if names}
+    new = {path: sorted(set(names) - set(KNOWN_ENGINE_NAMES.get(path, []))) for path, names in found.items()}
+    new = {path: names for path, names in new.items() if names}
+    assert not new, ("sslskel.engine names a method or an auxiliary loss (give the method a hook "
+                     f"instead): {new}")
+    gone = {path: sorted(set(names) - set(found.get(path, []))) for path, names in KNOWN_ENGINE_NAMES.items()}
+    gone = {path: names for path, names in gone.items() if names}
+    assert not gone, f"no longer named by the engine: remove them from KNOWN_ENGINE_NAMES: {gone}"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_scripts_are_thin_and_import_no_script(script):
+    """An entry-point script runs sslskel.cli: it defines nothing and imports no other script."""
+    tree = ast.parse((ROOT / script).read_text())
+    defined = [node.name for node in ast.walk(tree)
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    assert not defined, f"{script} defines {defined}: the logic belongs in sslskel/cli/"
+    script_packages = {path.split("/")[0] for path in SCRIPTS} | {"benchmarks"}
+    imported = [target for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                for target in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""])]
+    bad = [target for target in imported if target.split(".")[0] in script_packages]
+    assert not bad, f"{script} imports another script: {bad}"
+    assert any(target.startswith("sslskel.cli") for target in imported), f"{script} does not call sslskel.cli"

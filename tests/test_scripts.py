@@ -190,7 +190,8 @@ def test_diagnostics_run_by_default():
 def test_uncertainty_protocol_on_a_vsimclr_run(capsys, tiny_data_dir, tmp_path):
     pretrain, linear_eval = load_script("pretrain/run.py"), load_script("linear_eval/run.py")
     overrides = [f"data.path={tiny_data_dir}", f"run.out_dir={tmp_path / 'runs'}",
-                 *[o for o in TINY_OVERRIDES if not o.startswith("moco.")], "simclr.mlp_hidden=16", "simclr.feature_dim=8",
+                 *[o for o in TINY_OVERRIDES if not o.startswith("moco.")],
+                 "simclr.mlp_hidden=16", "simclr.feature_dim=8",
                  "optim.epochs=1", "vcl.eval_samples=4"]
     assert pretrain.main(["--method", "vsimclr", *overrides]) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()

@@ -12,8 +12,8 @@ from support import REPO, TINY_OVERRIDES, load_script
 
 script = load_script("semi_sup/run.py")
 
-FAST = ["finetune.optim.batch_size=16", "finetune.optim.epochs=2", "finetune.optim.milestones=[1]", "finetune.optim.lr=0.05",
-        "run.progress=false"]
+FAST = ["finetune.optim.batch_size=16", "finetune.optim.epochs=2", "finetune.optim.milestones=[1]",
+        "finetune.optim.lr=0.05", "run.progress=false"]
 
 
 @pytest.fixture(scope="module")

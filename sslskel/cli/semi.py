@@ -12,8 +12,9 @@ with or without SkeletonGCL, has its own command: sslskel supervised, same flags
 
 (`python semi_sup/run.py ...` is the same command.) Every fraction is repeated `--seeds` times;
 seed i draws a different label subset and sets the classifier init, data order, augmentations
-(and a scratch encoder's init). Fraction 1.0 is full fine-tuning / supervised training. The table shows the mean ± population std over
-seeds of the final and the best top-1 (CMD/HaLP report the best; the final is the honest one).
+(and a scratch encoder's init). Fraction 1.0 is full fine-tuning / supervised training. The
+table shows the mean ± population std over seeds of the final and the best top-1 (CMD/HaLP
+report the best; the final is the honest one).
 
 Configuration: with a pretrained encoder the run's own config is used (its data and encoder
 must match the weights); --config then only contributes its `finetune` and `gcl` sections.
@@ -40,21 +41,29 @@ from pathlib import Path
 
 from ..common.cli import run_cli
 from ..common.io import atomic_write_json
-from ..engine.run_log import log_results_to_tensorboard
 from ..data.build import load_data
 from ..engine.config import load_config, save_config, to_dict
 from ..engine.pretrain import new_run_dir
+from ..engine.run_log import log_results_to_tensorboard
 from ..eval.semi import SAMPLINGS, format_graph_distances, format_results, run_semi, summarize
+from .semi_setup import (
+    check_flags,
+    check_graphs,
+    check_output,
+    encoder_factory,
+    make_tag,
+    prepare_protocol_dir,
+    pretraining_source,
+    resolve_config,
+)
 from .shared import command_parser, shell_path
-from .semi_setup import (check_flags, check_graphs, check_output, encoder_factory, make_tag,
-                         prepare_protocol_dir, pretraining_source, resolve_config)
 
 
 def parse_fractions(text: str) -> list[float]:
     try:
         fractions = [float(f) for f in text.split(",") if f.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--fractions: expected numbers like 0.01,0.1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"--fractions: expected numbers like 0.01,0.1, got {text!r}") from None
     if not fractions or any(not 0 < f <= 1 for f in fractions):
         raise argparse.ArgumentTypeError(f"--fractions: each must be in (0, 1], got {text!r}")
     return fractions
