@@ -31,11 +31,11 @@ import argparse
 from pathlib import Path
 
 from ..common.cli import run_cli
-from ..common.io import atomic_write_json
+from ..common.io import atomic_write_json, require_writable_dir
 from ..engine.run_log import log_results_to_tensorboard
 from ..eval.diagnostics import plot_spectrum
 from ..eval.protocols import DEFAULT_PROTOCOLS, PROTOCOLS, evaluate, find_newest_run, format_table, load_run_model
-from .shared import command_parser, shell_path
+from .shared import command_parser, require_run_dir, shell_path
 
 
 def parse_protocols(text: str) -> tuple[str, ...]:
@@ -72,7 +72,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:
+    if args.run:
+        require_run_dir(args.run)
     run_dir = args.run or (args.checkpoint.parent.parent if args.checkpoint else find_newest_run(args.runs))
+    require_writable_dir(run_dir, "eval_*.json are written into it")  # before any computing
     cfg, model, checkpoint = load_run_model(run_dir=run_dir, checkpoint=args.checkpoint,
                                             overrides=args.overrides, random_init=args.random_init)
     results = evaluate(cfg, model, protocols=args.protocols, progress=not args.quiet, ood_classes=args.ood_classes)

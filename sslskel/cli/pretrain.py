@@ -22,9 +22,8 @@ from pathlib import Path
 from ..common.cli import run_cli
 from ..engine.config import load_config
 from ..engine.pretrain import run_pretraining
-from ..errors import UserError
 from ..methods import METHODS
-from .shared import CONFIG_DIR, shell_path
+from .shared import CONFIG_DIR, require_run_dir, shell_path
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -46,9 +45,7 @@ def load_run_config(args, parser: argparse.ArgumentParser):
         return load_config(path, overrides)
     if args.config:
         parser.error("--resume reads the run's own config.yaml; drop --config")
-    if not (args.resume / "checkpoints" / "last.pt").is_file():
-        raise UserError(args.resume, "--resume", "a run directory holding checkpoints/last.pt",
-                        "no checkpoints/last.pt to resume from")
+    require_run_dir(args.resume, "--resume")  # a periodic checkpoint stands in for a deleted last.pt
     cfg = load_config(args.resume / "config.yaml", args.overrides)
     if args.method and args.method != cfg.method:
         parser.error(f"--method {args.method} differs from the run's method {cfg.method}")

@@ -40,7 +40,7 @@ import functools
 from pathlib import Path
 
 from ..common.cli import run_cli
-from ..common.io import atomic_write_json
+from ..common.io import atomic_write_json, require_writable_dir
 from ..data.build import load_data
 from ..engine.config import load_config, save_config, to_dict
 from ..engine.pretrain import new_run_dir
@@ -110,6 +110,8 @@ def run(args, parser: argparse.ArgumentParser, supervised: bool = False) -> int:
     if args.init == "scratch":
         run_dir = args.resume if isinstance(args.resume, Path) else None
     protocol_dir = run_dir / tag if run_dir is not None else None
+    if run_dir is not None:
+        require_writable_dir(run_dir, "the protocol's folder is written into it")  # before any computing
     check_output(args, protocol_dir)
     if args.resume:
         cfg = load_config(protocol_dir / "config.yaml", args.overrides)

@@ -24,7 +24,7 @@ from ..eval.protocols import find_newest_run
 from ..methods.base import build_method_encoder
 from ..methods.gcl import require_graphs
 from ..models import encoder_class
-from .shared import CONFIG_DIR
+from .shared import CONFIG_DIR, require_run_dir
 
 DEFAULT_SCRATCH_CONFIG = CONFIG_DIR / "synthetic" / "semi.yaml"
 SECTIONS_FROM_CONFIG = ("finetune", "gcl", "supcon")  # what --config may change for a pretrained encoder
@@ -53,6 +53,7 @@ def pretraining_source(args) -> tuple[Path | None, Path | None]:
     if args.checkpoint:
         return args.checkpoint.parent.parent, args.checkpoint
     if args.run:
+        require_run_dir(args.run)
         return args.run, args.run / "checkpoints" / "last.pt"
     if args.init == "scratch" and args.config:
         return None, None

@@ -14,6 +14,9 @@ import argparse
 import shlex
 from pathlib import Path
 
+from ..engine.resume import periodic_checkpoints
+from ..errors import UserError
+
 REPO = Path(__file__).resolve().parents[2]  # the checkout (an editable install points here)
 CONFIG_DIR = REPO / "configs"
 
@@ -21,6 +24,19 @@ CONFIG_DIR = REPO / "configs"
 def shell_path(path: str | Path) -> str:
     """`path` quoted for a shell when it needs quoting, so a printed next step can be pasted."""
     return shlex.quote(str(path))
+
+
+def require_run_dir(run_dir: Path, option: str = "--run") -> None:
+    """UserError unless `run_dir` is a run directory with checkpoints/last.pt (for --resume a
+    periodic checkpoints/epoch_NNNN.pt also does: it stands in for a deleted last.pt)."""
+    expected = "a run directory holding checkpoints/last.pt"
+    if not run_dir.is_dir():
+        raise UserError(run_dir, option, expected, "no such run" if not run_dir.exists() else "a file")
+    checkpoints = run_dir / "checkpoints"
+    if (checkpoints / "last.pt").exists() or (option == "--resume" and periodic_checkpoints(checkpoints)):
+        return
+    raise UserError(run_dir, option, expected, "no checkpoints/last.pt to resume from" if option == "--resume"
+                    else "a directory without checkpoints/last.pt")
 
 
 def command_parser(prog: str | None, description: str, run: str = "run") -> argparse.ArgumentParser:

@@ -53,6 +53,15 @@ def temporary_prefix(name: str) -> str:
 TEMPORARY_SUFFIX = ".tmp"
 
 
+def require_writable_dir(folder: str | os.PathLike, why: str = "results are written into it") -> None:
+    """UserError naming `folder` unless this user can write there: checked before any computing,
+    so a read-only run directory fails at once, not at the first write, naming a temporary file."""
+    folder = Path(folder)
+    if folder.is_dir() and not os.access(folder, os.W_OK):  # also read-only mounts and immutable folders
+        raise UserError(folder, "write access", f"a directory this user can write ({why})",
+                        "a read-only directory; nothing was changed")
+
+
 def remove_orphan_temporaries(*folders: str | os.PathLike) -> list[Path]:
     """Delete the temporary files killed atomic writes left in `folders` (those that exist).
 

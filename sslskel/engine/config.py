@@ -28,7 +28,7 @@ Example:
     >>> load_config(None, ["method=moco", "halp.mu=2"])
     Traceback (most recent call last):
     ...
-    sslskel.engine.config_tree.ConfigError: unknown key 'halp'; valid keys at the top level: data, encoder, finetune, gcl, linear, method, moco, optim, run, supcon
+    sslskel.engine.config_tree.ConfigError: unknown key 'halp.mu' for method 'moco'; halp.* needs --method halp (method: halp)
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from ..methods.settings import Rule, check_settings, each, integer, number, one_
 from ..models import ENCODERS, encoder_class
 from .argument_rules import ENCODER_ARGUMENTS, PRESET_ARGUMENTS
 from .config_tree import ConfigError, apply_override, build, coerce, merge, parse_override, read_yaml, to_dict
+from .method_sections import check_method_sections
 
 __all__ = ["AMP_MODES", "BENCHMARKS_BY_FORMAT", "Config", "ConfigError", "DataConfig", "EncoderConfig",
            "FinetuneConfig", "LinearConfig", "OptimConfig", "RunConfig", "SAMPLINGS", "config_class",
@@ -307,6 +308,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *, ba
         if not isinstance(method, str):
             raise ConfigError(f"method: expected str, got {method!r}")
         cls = config_class(method)
+        check_method_sections(tree, method)  # halp.* without --method halp: say so
         cfg = build(cls, merge(to_dict(cls()), tree))
         check_encoder_args(cfg.encoder)
         check_data_settings(cfg.data)

@@ -29,7 +29,7 @@ from ..methods import build_method, method_class
 from ..common.checkpoint import seed_everything
 from .. import distributed
 from ..common.device import apply_run_settings, resolve_device
-from ..common.io import atomic_write_json, remove_orphan_temporaries
+from ..common.io import atomic_write_json, remove_orphan_temporaries, require_writable_dir
 from ..common.run_lock import run_lock
 from ..data.checks import check_held_out_classes, check_training_clips
 from .config import save_config, to_dict
@@ -93,31 +93,34 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
     checked (`plan_resume`: what it may change, how many epochs) and its checkpoint loaded: a
     start that fails leaves no empty run directory, and a resume that fails leaves the run as
     it was. A resume with nothing to do (the checkpoint holds `optim.epochs` epochs) changes
-    nothing and says so. The run directory is written under its lock (`run_lock`): a second
-    writer is refused, naming the first. A non-finite loss is a `TrainingDivergedError` naming
-    the last good checkpoint; a new run that ends so before its first checkpoint is removed.
+    nothing and says so. The run directory is written under its lock (`run_lock`, taken on
+    resume before the data is read): a second writer is refused, naming the first. A
+    non-finite loss is a `TrainingDivergedError` naming the last good checkpoint; a new run
+    that ends so before its first checkpoint is removed.
     """
     plan = None
-    if resume_dir is not None:
-        plan = plan_resume(resume_dir, to_dict(cfg), cfg.optim.epochs)
-        if plan.epochs_done == cfg.optim.epochs:
-            return plan.run_dir, finish_without_training(plan)
-        run_dir = plan.run_dir
-    trainer = build_trainer(cfg, run_dir)
-    made = plan is None and run_dir is None
-    if plan is None:
-        seed_everything(process_seed(cfg.run.seed, distributed.rank()))  # dropout etc. differ per process
-        trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method) if made else Path(run_dir)
-        trainer.run_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        with run_lock(trainer.run_dir):
-            summary = train_locked(cfg, trainer, plan)
-    except FloatingPointError as error:
-        if made and trainer.saved is None and distributed.is_main():  # nothing in it worth keeping
-            shutil.rmtree(trainer.run_dir, ignore_errors=True)
-            error = FloatingPointError(f"{error}; the new run directory was removed")
-        raise diverged(error, trainer.run_dir) from None
-    return trainer.run_dir, summary
+    with contextlib.ExitStack() as held:
+        if resume_dir is not None:
+            plan = plan_resume(resume_dir, to_dict(cfg), cfg.optim.epochs)
+            if plan.epochs_done == cfg.optim.epochs:
+                return plan.run_dir, finish_without_training(plan)
+            require_writable_dir(plan.run_dir, "a resume writes into it")
+            held.enter_context(run_lock(plan.run_dir))  # a second writer is refused before any loading
+            run_dir = plan.run_dir
+        trainer = build_trainer(cfg, run_dir)
+        made = plan is None and run_dir is None
+        if plan is None:
+            seed_everything(process_seed(cfg.run.seed, distributed.rank()))  # dropout etc. differ per process
+            trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method) if made else Path(run_dir)
+            trainer.run_dir.mkdir(parents=True, exist_ok=True)
+            held.enter_context(run_lock(trainer.run_dir))
+        try:
+            return trainer.run_dir, train_locked(cfg, trainer, plan)
+        except FloatingPointError as error:
+            if made and trainer.saved is None and distributed.is_main():  # nothing in it worth keeping
+                shutil.rmtree(trainer.run_dir, ignore_errors=True)
+                error = FloatingPointError(f"{error}; the new run directory was removed")
+            raise diverged(error, trainer.run_dir) from None
 
 
 def build_trainer(cfg, run_dir: Path | None) -> PretrainTrainer:

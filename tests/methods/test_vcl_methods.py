@@ -96,7 +96,7 @@ def test_settings_are_checked():
         load_config(None, ["method=vsimclr", "vcl.beta=-1"])
     with pytest.raises(ConfigError, match=r"simclr.temperature: expected a positive number"):
         load_config(None, ["method=simclr", "simclr.temperature=0"])
-    with pytest.raises(ConfigError, match=r"unknown key 'vcl'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'vcl.beta' for method 'simclr'; vcl.\* needs --method one of"):
         load_config(None, ["method=simclr", "vcl.beta=1"])
 
 

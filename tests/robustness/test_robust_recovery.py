@@ -23,6 +23,7 @@ from sslskel.common.checkpoint import load_checkpoint
 from sslskel.engine.config import load_config
 from sslskel.engine.pretrain import run_pretraining
 from sslskel.engine.run_log import read_metrics
+
 from support import REPO, TINY_OVERRIDES, load_script
 
 DRIVER = REPO / "tests" / "robustness" / "crash_driver.py"

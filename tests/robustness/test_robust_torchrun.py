@@ -17,6 +17,7 @@ import pytest
 from sslskel.common.run_lock import run_lock
 from sslskel.engine.config import load_config
 from sslskel.engine.pretrain import run_pretraining
+
 from support import REPO, TINY_OVERRIDES
 
 pytestmark = pytest.mark.slow  # two processes joining a process group: ~20 s a case
