@@ -119,6 +119,7 @@ def test_protocols_of_a_method_with_embeddings(capsys, monkeypatch, multiview_da
 
     class FakeCVMIM(PretrainMethod):
         name, num_views = "fake_cvmim", 1
+        splits_pose_and_view = True  # embed gives (z_p, z_v)
 
         def __init__(self, cfg, in_channels=3, num_persons=2):
             super().__init__(cfg, in_channels, num_persons)
@@ -140,11 +141,11 @@ def test_protocols_of_a_method_with_embeddings(capsys, monkeypatch, multiview_da
     linear_eval = load_script("linear_eval/run.py")
     assert linear_eval.main(["--run", str(run_dir), "--quiet", "--protocols", "single-shot,disentangle,knn"]) == 0
     table = capsys.readouterr().out
-    assert "camera from z_v (chance" in table and "kNN k=1" in table
+    assert "view from z_v (chance" in table and "kNN k=1" in table
     single = json.loads((run_dir / "eval_single_shot.json").read_text())
     assert single["representation"] == "z_p" and len(single["parts"]) == 6
     probes = json.loads((run_dir / "eval_disentangle.json").read_text())
-    assert (probes["pose_dim"], probes["view_dim"], probes["cameras"]) == (16, 4, [1, 2, 3])
+    assert (probes["pose_dim"], probes["view_dim"], probes["num_views"]) == (16, 4, 6)  # 3 cameras x 2 replications
 
 
 # -- representation diagnostics: spectrum, alignment / uniformity, mutual-information bound ---------
