@@ -73,11 +73,21 @@ def format_summary(summary: dict) -> str:
     return "\n".join(f"{name:<{width}}   {value}" for name, value in rows)
 
 
+def summary_stamp(run_dir: Path | None) -> int | None:
+    """When run_dir/summary.json was last written (None: no such file)."""
+    path = run_dir / "summary.json" if run_dir is not None else None
+    return path.stat().st_mtime_ns if path is not None and path.is_file() else None
+
+
 def run(args, parser: argparse.ArgumentParser) -> int:
     cfg = load_run_config(args, parser)
+    before = summary_stamp(args.resume)
     run_dir, summary = run_pretraining(cfg, resume_dir=args.resume)
     print(format_summary(summary))
-    print(f"wrote: {run_dir}/ (summary.json, metrics.jsonl, checkpoints/last.pt)")
+    if before is not None and summary_stamp(run_dir) == before:  # a resume with nothing to do
+        print(f"unchanged: {run_dir}/")
+    else:
+        print(f"wrote: {run_dir}/ (summary.json, metrics.jsonl, checkpoints/last.pt)")
     print(f"next: sslskel eval --run {shell_path(run_dir)}")
     return 0
 

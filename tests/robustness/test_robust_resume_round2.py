@@ -73,6 +73,7 @@ def test_a_resume_with_nothing_to_do_changes_nothing_and_says_so(run, capsys, ex
     code, out, _ = pretrain(capsys, "--resume", run, *extra)
     assert code == 0
     assert f"nothing to do: {run / 'checkpoints' / 'last.pt'} already holds all 2 epochs" in out
+    assert f"unchanged: {run}/" in out and "wrote:" not in out
     assert contents(run) == before
 
 
