@@ -105,6 +105,7 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
             if plan.epochs_done == cfg.optim.epochs:
                 return plan.run_dir, finish_without_training(plan)
             require_writable_dir(plan.run_dir, "a resume writes into it")
+            distributed.init_distributed(resolve_device(cfg.run.device))  # the lock's outcome reaches all
             held.enter_context(run_lock(plan.run_dir))  # a second writer is refused before any loading
             run_dir = plan.run_dir
         trainer = build_trainer(cfg, run_dir)
