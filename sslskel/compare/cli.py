@@ -114,7 +114,7 @@ def run(args, parser, argv) -> int:
         outcome = run_jobs(jobs, study_dir, jobs_at_once=args.jobs, cores=args.cores or available_cores(),
                            log=lambda line: print(line, flush=True))
     table = collect(study, outcome["markers"])
-    command = "sslskel compare " + shlex.join(argv)
+    command = "sslskel compare " + shlex.join(a for a in argv if a != "--report-only")  # the study's own
     results = build_results(study, table, outcome["markers"], command)
     plots = make_plots(Path(study_dir) / "plots", results, loss_curves(outcome["markers"]))
     path = write_report(study_dir, results, plots)

@@ -35,7 +35,7 @@ def build_results(study, table: dict, markers: dict, command: str) -> dict:
     paired = {method: {col: paired_difference(table[method][col], table[study.baseline][col])
                        for col in columns if col in table.get(method, {}) and col in table.get(study.baseline, {})}
               for method in study.methods if method != study.baseline and method in table}
-    runs = [{k: m.get(k) for k in ("name", "kind", "wall_s", "peak_rss_mb", "threads", "run_dir")}
+    runs = [{k: m.get(k) for k in ("name", "kind", "wall_s", "peak_rss_mb", "threads", "resumed", "run_dir")}
             for m in markers.values()]
     return {"command": command, "dataset": study.dataset, "data": str(study.data) if study.data else None,
             "config_dir": str(study.config_dir), "methods": study.methods, "seeds": study.seeds,
@@ -90,8 +90,8 @@ def paired_table(results: dict) -> str:
 
 
 def runs_table(results: dict) -> str:
-    body = [[r["name"], f"{r['wall_s']:.0f}", f"{r['peak_rss_mb']:.0f}", str(r["threads"])]
-            for r in sorted(results["runs"], key=lambda r: r["name"])]
+    body = [[r["name"], f"{r['wall_s']:.0f}" + (" (resumed: the rest only)" if r.get("resumed") else ""),
+             f"{r['peak_rss_mb']:.0f}", str(r["threads"])] for r in sorted(results["runs"], key=lambda r: r["name"])]
     return markdown_table(["job", "wall s", "peak MB", "threads"], body)
 
 

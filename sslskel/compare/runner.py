@@ -66,7 +66,8 @@ def run_one(job: Job, study_dir: Path, threads: int, deps: dict) -> dict:
     record = {"name": job.name, "kind": job.kind, "key": job.key, "method": job.method, "seed": job.seed,
               "command": argv, "threads": threads, "wall_s": round(time.perf_counter() - start, 2),
               "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "log": str(log_path),
-              "returncode": process.returncode}
+              "returncode": process.returncode,
+              "resumed": "--resume" in argv}  # then wall_s covers the part after the restart only
     if process.returncode != 0:
         return {**record, "error": f"exit code {process.returncode}; see {log_path}"}
     located = job.locate()
