@@ -164,7 +164,7 @@ def check_protocols(study: Study, configs: dict) -> None:
 
 def make_study(args) -> Study:
     """The study of parsed command-line arguments, every setting checked (a UserError if not)."""
-    data = Path(args.data) if args.data else None
+    data = Path(args.data).resolve() if args.data else None  # one hash however the path is spelt
     config_dir, dataset = find_config_dir(data, args.config_dir)
     methods = parse_list(args.methods, "methods")
     check_methods(methods, config_dir)
