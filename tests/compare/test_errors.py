@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sslskel.compare import main
-from sslskel.compare.plan import parse_protocols
+from sslskel.compare.cli import build_parser
+from sslskel.compare.plan import make_study, parse_protocols
 from support import MSR_DIR, needs_msr
 
 
@@ -80,3 +81,10 @@ def test_study_file_settings_are_checked(capsys, tmp_path):
 
 def test_disentangle_needs_pose_and_view_embeddings(capsys, tmp_path):
     assert "cvmim" in run_error(capsys, tmp_path, "--methods", "moco", "--protocols", "linear,disentangle")
+
+
+def test_single_shot_on_a_multi_camera_set_is_accepted():
+    args = build_parser().parse_args(["--methods", "moco,cvmim", "--protocols", "linear,single-shot"])
+    args.overrides = []
+    study = make_study(args)  # the synthetic set: several cameras, so nothing is refused
+    assert study.eval_protocols == ["linear", "single-shot"] and study.dataset == "synthetic"
