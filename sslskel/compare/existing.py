@@ -50,7 +50,7 @@ def existing_runs_table(run_dirs: list[Path]) -> str:
             raise UserError(run_dir, "run", "a run directory holding config.yaml", "none there")
         configs.append(flatten(read_yaml(Path(run_dir) / "config.yaml")))
         numbers.append(run_numbers(Path(run_dir)))
-    keys = differing_keys(configs)
+    keys = [k for k in differing_keys(configs) if k != "method"]  # method has its own column
     columns = column_order({i: n for i, n in enumerate(numbers)})
     body = []
     for run_dir, config, values in zip(run_dirs, configs, numbers):

@@ -64,3 +64,10 @@ def test_finished_runs_are_tabulated_with_the_keys_they_differ_in(tmp_path):
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     with pytest.raises(UserError, match="config.yaml"):
         existing_runs_table([tmp_path])
+
+
+def test_the_method_is_one_column_even_when_runs_differ_in_it(tmp_path):
+    a = write_run(tmp_path / "a", 0.001, 78.0)
+    b = write_run(tmp_path / "b", 0.001, 79.0)
+    (b / "config.yaml").write_text((b / "config.yaml").read_text().replace("method: moco", "method: halp"))
+    assert existing_runs_table([a, b]).splitlines()[0] == "| run | method | linear |"
