@@ -7,6 +7,7 @@ import pytest
 from sslskel.compare import main
 from sslskel.compare.cli import build_parser
 from sslskel.compare.plan import make_study, parse_protocols
+
 from support import MSR_DIR, needs_msr
 
 

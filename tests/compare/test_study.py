@@ -4,12 +4,12 @@ a rerun does nothing again; a study killed halfway redoes only what had not fini
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from sslskel.compare import main
-from support import TINY_OVERRIDES
+
+from support import REPO, TINY_OVERRIDES
 
 pytestmark = pytest.mark.slow  # ~2 min: six subprocesses that each import torch
 
@@ -17,13 +17,13 @@ FINETUNE = ["finetune.optim.epochs=2", "finetune.optim.milestones=[1]", "finetun
 
 
 def study_args(data_dir, out_dir, *extra):
-    return ["--data", str(data_dir), "--config-dir", "configs/synthetic", "--methods", "moco", "--seeds", "0",
+    return ["--data", str(data_dir), "--config-dir", str(REPO / "configs" / "synthetic"),
+            "--methods", "moco", "--seeds", "0",
             "--protocols", "linear,knn,semi:0.5", "--cores", "1", "--out", str(out_dir), *extra,
             *[o for o in TINY_OVERRIDES if not o.startswith("run.progress")], *FINETUNE]
 
 
-def test_tiny_study_report_skip_and_resume(tiny_data_dir, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(shutil.os.path.dirname(shutil.os.path.dirname(__file__)) + "/..")
+def test_tiny_study_report_skip_and_resume(tiny_data_dir, tmp_path, capsys):
     out = tmp_path / "study"
     assert main(study_args(tiny_data_dir, out)) == 0
     printed = capsys.readouterr().out
