@@ -24,9 +24,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from common import median, system_info, time_call  # noqa: E402
+
+from sslskel.common.device import autocast, resolve_device  # noqa: E402
 from sslskel.data.build import load_data  # noqa: E402
 from sslskel.engine.config import load_config  # noqa: E402
-from sslskel.common.device import autocast, resolve_device  # noqa: E402
 from sslskel.engine.finetune import FineTuner  # noqa: E402
 from sslskel.methods.base import build_method_encoder  # noqa: E402
 from sslskel.methods.gcl import build_graph_contrast  # noqa: E402

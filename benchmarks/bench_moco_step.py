@@ -25,10 +25,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from common import median, system_info, time_call  # noqa: E402
-from sslskel.engine.config import load_config  # noqa: E402
+
 from sslskel.common.device import autocast, resolve_device  # noqa: E402
-from sslskel.methods import build_method  # noqa: E402
 from sslskel.data.batch import Batch  # noqa: E402
+from sslskel.engine.config import load_config  # noqa: E402
+from sslskel.methods import build_method  # noqa: E402
 from sslskel.methods.base import Progress  # noqa: E402
 
 

@@ -7,6 +7,7 @@ import torch
 
 from sslskel.data.prepare import write_cmd_layout
 from sslskel.engine.config import load_config
+
 from support import TINY_OVERRIDES, make_tiny_clips
 
 torch.set_num_threads(1)  # CI machines have 2 cores; tests must not fight over them

@@ -27,7 +27,7 @@ def test_msr_config_pretrains_on_normalised_real_data_and_evaluates(tmp_path, ca
 
     assert linear_eval.main(["--run", str(run_dir), "--quiet"]) == 0
     result = json.loads((run_dir / "eval_linear.json").read_text())
-    assert len(result["history"]) == 2 and 0 <= result["final_top1"] <= 100
+    assert len(result["history"]) == 2 and result["final_top1"] > 100 / 20  # above chance on 20 classes
 
 
 @needs_msr

@@ -6,6 +6,7 @@ import pytest
 
 from support import TINY_OVERRIDES, load_script
 
+
 @pytest.fixture
 def cli_overrides(tiny_data_dir, tmp_path):
     return [f"data.path={tiny_data_dir}", f"run.out_dir={tmp_path / 'runs'}", *TINY_OVERRIDES]
@@ -60,6 +61,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
 def multiview_data_dir(tmp_path_factory):
     """Tiny CMD files whose names spread the clips over 3 cameras x 2 replications."""
     from sslskel.data.prepare import write_cmd_layout
+
     from support import make_tiny_clips
 
     root = tmp_path_factory.mktemp("tiny_multiview")

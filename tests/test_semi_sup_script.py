@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from sslskel.engine.pretrain import run_pretraining
+
 from support import REPO, TINY_OVERRIDES, load_script
 
 script = load_script("semi_sup/run.py")
@@ -58,9 +59,8 @@ def test_semi_on_the_newest_run_writes_table_and_json(pretrained_runs, capsys):
 def test_every_fine_tune_starts_from_the_pretrained_weights(pretrained_runs):
     import torch
 
-    from sslskel.common.checkpoint import load_checkpoint
-
     from sslskel.cli import semi, semi_setup
+    from sslskel.common.checkpoint import load_checkpoint
 
     _, run_dir = pretrained_runs
     args = semi.build_parser().parse_args(["--run", str(run_dir)])

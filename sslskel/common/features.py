@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import distributed
 from ..data.batch import collate
 from ..data.dataset import SkeletonDataset
-from .. import distributed
 from .device import autocast
 
 

@@ -106,7 +106,7 @@ def choose_threads(setting: int | str, sample_seconds: float = 0.3) -> ThreadCho
         threads = max(1, min(cores, round(cores - busy)))
         return ThreadChoice(threads, f"run.threads=auto: {cores} usable cores, {busy:.1f} kept busy by other processes")
     if setting == 0:
-        return ThreadChoice(cores, f"run.threads=0: torch's default, one per usable core")
+        return ThreadChoice(cores, "run.threads=0: torch's default, one per usable core")
     if setting > cores:
         return ThreadChoice(cores, f"run.threads={setting}, bounded by the {cores} usable cores")
     return ThreadChoice(int(setting), f"run.threads={setting}")

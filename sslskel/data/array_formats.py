@@ -25,8 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import (LAYOUT_FOR_JOINTS, check_class_ids, check_count, check_data_array, check_labels,
-                     check_num_frames, finish_split, last_nonzero_frames, load_label_pickle, load_npy)
+from .checks import (
+    LAYOUT_FOR_JOINTS,
+    check_class_ids,
+    check_count,
+    check_data_array,
+    check_labels,
+    check_num_frames,
+    finish_split,
+    last_nonzero_frames,
+    load_label_pickle,
+    load_npy,
+)
 from .container import META_FIELDS, SkeletonData
 from .errors import DataFormatError
 from .splits import normalize_split

@@ -25,7 +25,8 @@ from .normalize import check_prenormalized, normalize_skeletons, resolve_mode
 from .readers import FORMATS_WITH_LAYOUT, load_split
 from .splits import normalize_split
 from .synthetic import SyntheticConfig, ensure_synthetic
-from .transforms import Compose, ToModality, build_transform as build_preset
+from .transforms import Compose, ToModality
+from .transforms import build_transform as build_preset
 
 
 def load_data(data_cfg, split: str) -> SkeletonData:

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .container import SkeletonData, ntu_meta_from_names, release_mapped_pages
 from ..errors import UserError
+from .container import SkeletonData, ntu_meta_from_names, release_mapped_pages
 from .errors import DataFormatError
 from .limits import read_bounded_line, require_memory
 from .safe_pickle import load_pickle

@@ -42,8 +42,8 @@ import numpy as np
 from .checks import describe_folder, warn_skipped_empty
 from .container import SkeletonData, ntu_meta_from_names, parse_ntu_name
 from .errors import DataFormatError
-from .limits import padded_zeros, read_lines
 from .files import temp_file_beside
+from .limits import padded_zeros, read_lines
 
 NUM_JOINTS = 25
 BODY_INFO_TOKENS = 10

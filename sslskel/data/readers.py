@@ -54,8 +54,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from .array_formats import read_aimclr, read_cmd, read_ctrgcn, read_stgcn
-from .checks import (check_count, check_data_array, check_finite, check_labels, check_names,
-                     describe_folder, finish_split, last_nonzero_frames, load_label_pickle, load_npy)
+from .checks import (
+    check_count,
+    check_data_array,
+    check_finite,
+    check_labels,
+    check_names,
+    describe_folder,
+    finish_split,
+    last_nonzero_frames,
+    load_label_pickle,
+    load_npy,
+)
 from .container import SkeletonData, ntu_meta_from_names
 from .errors import DataFormatError
 from .kinect_v1 import KINECT_V1_BENCHMARKS, is_msr_dir, is_utd_dir, read_msr, read_utd

@@ -46,16 +46,17 @@ import yaml
 
 from ..common.io import atomic_write_text
 from ..data.layouts import LAYOUTS
+from ..data.limits import MAX_FRAMES
 from ..data.modalities import MODALITIES
 from ..data.normalize import NORMALIZE_MODES
 from ..data.readers import BENCHMARKS_BY_FORMAT, FILE_FORMATS
-from ..data.synthetic import BENCHMARKS as SYNTHETIC_BENCHMARKS, SyntheticConfig
+from ..data.synthetic import BENCHMARKS as SYNTHETIC_BENCHMARKS
+from ..data.synthetic import SyntheticConfig
 from ..data.transforms import PRESETS
 from ..methods import METHODS, method_class
 from ..methods.gcl import GCLSettings
-from ..methods.supcon import SupConSettings
-from ..data.limits import MAX_FRAMES
 from ..methods.settings import Rule, check_settings, each, integer, number, one_of
+from ..methods.supcon import SupConSettings
 from ..models import ENCODERS, encoder_class
 from .argument_rules import ENCODER_ARGUMENTS, PRESET_ARGUMENTS
 from .config_tree import ConfigError, apply_override, build, coerce, merge, parse_override, read_yaml, to_dict

@@ -57,14 +57,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..common.checkpoint import (FORMAT_VERSION, capture_rng_state, load_checkpoint, load_weights,
-                                 require_keys, restore_rng_state, save_checkpoint)
 from .. import distributed
+from ..common.checkpoint import (
+    FORMAT_VERSION,
+    capture_rng_state,
+    load_checkpoint,
+    load_weights,
+    require_keys,
+    restore_rng_state,
+    save_checkpoint,
+)
 from ..common.device import resolve_device
 from ..common.features import extract_features
 from ..common.io import atomic_write_text, remove_orphan_temporaries
-from ..common.run_lock import run_lock
 from ..common.knn import topk_accuracy
+from ..common.run_lock import run_lock
 from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader
 from ..errors import CheckpointError, UserError

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import UserError
 from ..data.limits import available_memory, format_bytes
+from ..errors import UserError
 from ..methods import build_method
 
 FLOAT_BYTES = 4

@@ -35,7 +35,6 @@ from torch import nn
 from .. import distributed
 from ..models.sync_batchnorm import convert_sync_batchnorm
 
-
 # buffers are synchronised once when DDP wraps the module, never at each forward (the name of
 # that switch changed in torch 2.13)
 NO_BUFFER_SYNC = ({"forward_sync_buffers": False}

@@ -24,19 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.build import load_data
-from ..methods import build_method, method_class
-from ..common.checkpoint import seed_everything
 from .. import distributed
+from ..common.checkpoint import seed_everything
 from ..common.device import apply_run_settings, resolve_device
 from ..common.io import atomic_write_json, remove_orphan_temporaries, require_writable_dir
 from ..common.run_lock import run_lock
+from ..data.build import load_data
 from ..data.checks import check_held_out_classes, check_training_clips
+from ..methods import build_method, method_class
 from .config import save_config, to_dict
-from .memory import check_run_memory
-from .startup_warnings import warn_schedule
 from .diverged import diverged
+from .memory import check_run_memory
 from .resume import ResumePlan, finished_summary, plan_resume
+from .startup_warnings import warn_schedule
 from .trainer import PretrainTrainer, process_seed
 
 

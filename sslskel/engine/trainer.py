@@ -27,9 +27,17 @@ from pathlib import Path
 
 import torch
 
-from ..common.checkpoint import (FORMAT_VERSION, capture_rng_state, load_checkpoint, load_weights,
-                                 require_keys, restore_rng_state, save_checkpoint, seed_everything)
 from .. import distributed
+from ..common.checkpoint import (
+    FORMAT_VERSION,
+    capture_rng_state,
+    load_checkpoint,
+    load_weights,
+    require_keys,
+    restore_rng_state,
+    save_checkpoint,
+    seed_everything,
+)
 from ..common.device import resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.transforms import resize_time
 from ..common.knn import knn_accuracy
+from ..data.transforms import resize_time
 
 
 def raw_clip_features(data, frames: int = 50) -> np.ndarray:

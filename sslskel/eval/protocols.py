@@ -29,17 +29,17 @@ from pathlib import Path
 import torch
 
 from .. import distributed
-from ..data.build import build_transform, load_data
-from ..data.dataset import SkeletonDataset, make_loader
-from ..methods import build_method, method_class
-from ..methods.base import build_method_encoder
 from ..common.checkpoint import load_checkpoint, load_weights, require_keys
 from ..common.device import apply_run_settings, autocast, resolve_device
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
+from ..data.build import build_transform, load_data
+from ..data.dataset import SkeletonDataset, make_loader
 from ..engine.config import Config, load_config
 from ..engine.startup_warnings import knn_k_warnings
 from ..errors import UserError
+from ..methods import build_method, method_class
+from ..methods.base import build_method_encoder
 from .diagnostics import format_diagnostics, representation_diagnostics
 from .disentangle import disentangle, format_disentangle, require_embeddings
 from .linear import linear_probe

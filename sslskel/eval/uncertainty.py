@@ -44,11 +44,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..common.device import autocast
 from ..data.checks import check_held_out_classes
 from ..data.dataset import SkeletonDataset, make_loader
+from ..errors import UserError
 from ..methods.variational import mean_posterior_variance, mean_resultant_length, sample_projected_normal
-from ..common.device import autocast
 from .diagnostics import auroc, bootstrap_ci, logistic_probe_probabilities, spearman
 
 SCORES = ("mean_posterior_variance", "one_minus_resultant_length")

@@ -54,8 +54,16 @@ from ..distributed import draw_local_rows, gather_rows, gather_rows_with_grad
 from ..models.pose_mlp import ResidualBlock
 from .base import PretrainMethod, Progress, step_generator
 from .camera import project_like_authors, random_rotation_matrices, rotate
-from .cvmim_losses import (FUSIONS, club_upper_bound, discriminator_loss_with_penalty, fuse, fused_dim,
-                           jsd_mi_loss, prior_matching_loss, q_log_likelihood_loss)
+from .cvmim_losses import (
+    FUSIONS,
+    club_upper_bound,
+    discriminator_loss_with_penalty,
+    fuse,
+    fused_dim,
+    jsd_mi_loss,
+    prior_matching_loss,
+    q_log_likelihood_loss,
+)
 from .precision import at_least_fp32, no_autocast
 from .settings import check_settings, integer, number, one_of
 

@@ -36,7 +36,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .precision import at_least_fp32 as _f32, no_autocast
+from .precision import at_least_fp32 as _f32
+from .precision import no_autocast
 
 FUSIONS = ("moe", "poe", "cat")
 LOG2 = math.log(2.0)

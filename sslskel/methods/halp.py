@@ -37,11 +37,11 @@ from dataclasses import dataclass
 import torch
 
 from ..cluster.spherical_kmeans import BACKENDS, fit_prototypes
-from .base import Progress, step_generator
 from ..distributed import gather_rows, local_rows
+from .base import Progress, step_generator
 from .hallucinate import FILTERS, HallucinatedPositives, apply_filter, hallucinate_positives, halp_loss
-from .precision import no_autocast
 from .moco import MoCo
+from .precision import no_autocast
 from .settings import WEIGHT, check_settings, integer, number, one_of
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sslskel.common.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from sslskel.errors import CheckpointError
 from sslskel.common.io import atomic_path, atomic_write_json
 from sslskel.common.schedule import step_lr
+from sslskel.errors import CheckpointError
 
 
 def test_atomic_write_keeps_old_file_when_interrupted(tmp_path):

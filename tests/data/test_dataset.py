@@ -3,8 +3,13 @@ import pytest
 import torch
 
 from sslskel.data.container import SkeletonData
-from sslskel.data.dataset import (DistributedEpochSampler, EpochPermutationSampler, SkeletonDataset, make_loader,
-                                  set_loader_epoch)
+from sslskel.data.dataset import (
+    DistributedEpochSampler,
+    EpochPermutationSampler,
+    SkeletonDataset,
+    make_loader,
+    set_loader_epoch,
+)
 from sslskel.data.transforms import cmd_pretrain
 
 

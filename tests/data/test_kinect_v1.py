@@ -13,6 +13,7 @@ from sslskel.data.kinect_v1 import read_msr, read_utd
 from sslskel.data.layouts import MSR20, UCLA20
 from sslskel.data.readers import detect_format, load_split
 from sslskel.engine.config import load_config
+
 from support import MSR_DIR, needs_msr
 
 

@@ -7,8 +7,13 @@ import torch
 
 from sslskel.data.layouts import NTU25, UCLA20
 from sslskel.data.modalities import (
+    MODALITIES,
+    bone_parents,
     modality_channels,
-    MODALITIES, bone_parents, to_bone, to_bone_motion, to_modality, to_motion,
+    to_bone,
+    to_bone_motion,
+    to_modality,
+    to_motion,
 )
 
 # docs/methods.md, Joint orders, 1-based (v1, v2): bone[v1] = joint[v1] - joint[v2]; typed in again on

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from sslskel.data.errors import DataFormatError
-from sslskel.data.ntu_raw import (body_energy, format_skeleton, parse_skeleton_file, read_missing_list,
-                                  read_ntu_raw, select_bodies, write_ntu_skeleton)
+from sslskel.data.ntu_raw import (
+    body_energy,
+    format_skeleton,
+    parse_skeleton_file,
+    read_missing_list,
+    read_ntu_raw,
+    select_bodies,
+    write_ntu_skeleton,
+)
 
 ID_A, ID_B, ID_C = "72057594037931101", "72057594037931102", "72057594037931103"
 

@@ -2,8 +2,14 @@ import numpy as np
 import pytest
 
 from sslskel.data.errors import DataFormatError
-from sslskel.data.splits import (NTU60_XSUB_TRAIN_SUBJECTS, NTU120_XSUB_TRAIN_SUBJECTS, normalize_split,
-                                 ntu_split_mask, parse_pku_split_file, ucla_split_mask)
+from sslskel.data.splits import (
+    NTU60_XSUB_TRAIN_SUBJECTS,
+    NTU120_XSUB_TRAIN_SUBJECTS,
+    normalize_split,
+    ntu_split_mask,
+    parse_pku_split_file,
+    ucla_split_mask,
+)
 
 
 def _meta(rng, n=500):

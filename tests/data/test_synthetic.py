@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 
 from sslskel.data import synthetic as S
-from sslskel.data.synthetic import cache as synthetic_cache, generator as synthetic_generator
 from sslskel.data.container import ntu_meta_from_names
 from sslskel.data.layouts import NTU25
-from sslskel.data.pairs import cross_view_partners
 from sslskel.data.ntu_raw import parse_skeleton_file
+from sslskel.data.pairs import cross_view_partners
 from sslskel.data.prenorm import pre_normalize
 from sslskel.data.splits import NTU60_XSUB_TRAIN_SUBJECTS
+from sslskel.data.synthetic import cache as synthetic_cache
+from sslskel.data.synthetic import generator as synthetic_generator
 
 # 20 classes so two-person actions (18, 19) are in; subjects 1, 2 train and 3 tests in xsub
 TINY = S.SyntheticConfig(num_classes=20, num_subjects=3, num_replications=2, max_frames=120)

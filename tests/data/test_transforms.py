@@ -12,9 +12,28 @@ import torch.nn.functional as F
 from sslskel.data.errors import DataFormatError
 from sslskel.data.layouts import MSR20, NTU25, UCLA20
 from sslskel.data.transforms import (
-    PRESETS, AxisMask, BoneScale, Center, CenterCrop, Compose, CropResize, Flip, GaussianBlur,
-    GaussianNoise, JointCorruption, MainAxisRotate, PadCrop, RandomApply, RandomChoice,
-    Resize, Rotate, Shear, TimeFlip, ToModality, build_transform, resize_time,
+    PRESETS,
+    AxisMask,
+    BoneScale,
+    Center,
+    CenterCrop,
+    Compose,
+    CropResize,
+    Flip,
+    GaussianBlur,
+    GaussianNoise,
+    JointCorruption,
+    MainAxisRotate,
+    PadCrop,
+    RandomApply,
+    RandomChoice,
+    Resize,
+    Rotate,
+    Shear,
+    TimeFlip,
+    ToModality,
+    build_transform,
+    resize_time,
     rotation_matrix,
 )
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from ddp_support import (HALP, ddp_config, features_worker, gcl_worker, method_state_worker, spawn,
-                         write_ddp_data)
 from sslskel.common.checkpoint import load_checkpoint
 from sslskel.engine.pretrain import run_pretraining
 from sslskel.engine.run_log import read_metrics
+
+from ddp_support import HALP, ddp_config, features_worker, gcl_worker, method_state_worker, spawn, write_ddp_data
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="this torch build has no gloo backend")

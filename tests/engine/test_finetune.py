@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from sslskel.data.build import load_data
 from sslskel.common.checkpoint import load_checkpoint, seed_everything
+from sslskel.data.build import load_data
 from sslskel.engine.finetune import FineTuner, finetune, top_k
 from sslskel.engine.run_log import read_metrics
 from sslskel.eval.graph_distances import predict_with_graphs
 from sslskel.methods.auxiliary import AuxiliaryLoss
 from sslskel.methods.base import build_method_encoder
-from sslskel.methods.gcl import build_graph_contrast as build_gcl, graph_encoders, require_graphs
+from sslskel.methods.gcl import build_graph_contrast as build_gcl
+from sslskel.methods.gcl import graph_encoders, require_graphs
 
 FAST = ("finetune.optim.batch_size=16", "finetune.optim.lr=0.05", "finetune.optim.milestones=[6]",
         "run.progress=false")

@@ -7,9 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from sslskel.eval.diagnostics import (alignment, auroc, bootstrap_ci, effective_rank, embedding_spectrum,
-                                      label_entropy, mutual_information_bound, plot_spectrum, rank_average,
-                                      spearman, uniformity)
+from sslskel.eval.diagnostics import (
+    alignment,
+    auroc,
+    bootstrap_ci,
+    effective_rank,
+    embedding_spectrum,
+    label_entropy,
+    mutual_information_bound,
+    plot_spectrum,
+    rank_average,
+    spearman,
+    uniformity,
+)
 
 
 def random_rotation(d, seed):

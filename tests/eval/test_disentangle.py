@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
+from test_single_shot import FakeCVMIM, cfg_for, multiview_data
 
 from sslskel.data.container import SkeletonData
 from sslskel.errors import UserError
-from sslskel.eval.disentangle import (PROBES, dense_ids, disentangle, format_disentangle, majority_chance,
-                                     subject_halves)
+from sslskel.eval.disentangle import PROBES, dense_ids, disentangle, format_disentangle, majority_chance, subject_halves
 from sslskel.models import build_encoder
-from test_single_shot import FakeCVMIM, cfg_for, multiview_data
 
 
 def test_majority_chance_against_counting():

@@ -8,6 +8,7 @@ import pytest
 from sslskel.data.prepare import write_cmd_layout
 from sslskel.eval.protocols import PROTOCOLS
 from sslskel.methods import METHODS
+
 from support import load_script, make_tiny_clips
 
 # which protocols a method's run must pass (the others must refuse in one line)

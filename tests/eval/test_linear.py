@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from sslskel.data.readers import load_split
+from sslskel.engine.pretrain import run_pretraining
 from sslskel.eval.linear import assert_unchanged, linear_probe, snapshot
 from sslskel.eval.protocols import evaluate, find_newest_run, format_table, load_run_encoder
-from sslskel.engine.pretrain import run_pretraining
 from sslskel.models import build_encoder
 
 

@@ -9,11 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from sslskel.data.build import load_data
 from sslskel.common.checkpoint import seed_everything
+from sslskel.data.build import load_data
 from sslskel.eval import semi
-from sslskel.eval.semi import (LabelSubsetWarning, format_graph_distances, format_results, label_subset,
-                               run_semi, summarize)
+from sslskel.eval.semi import (
+    LabelSubsetWarning,
+    format_graph_distances,
+    format_results,
+    label_subset,
+    run_semi,
+    summarize,
+)
 from sslskel.methods.base import build_method_encoder
 
 LABELS = np.repeat(np.arange(5), [40, 7, 1, 100, 12])

@@ -9,8 +9,15 @@ from torch import nn
 from sslskel.data.container import SkeletonData, ntu_meta_from_names
 from sslskel.engine.config import load_config
 from sslskel.errors import UserError
-from sslskel.eval.single_shot import (FramePoseEmbedding, feature_batches, keep_classes, pad_by_repetition,
-                                      representation_of, single_shot, single_shot_parts)
+from sslskel.eval.single_shot import (
+    FramePoseEmbedding,
+    feature_batches,
+    keep_classes,
+    pad_by_repetition,
+    representation_of,
+    single_shot,
+    single_shot_parts,
+)
 from sslskel.models import build_encoder
 
 

@@ -10,10 +10,20 @@ from sslskel.data.container import SkeletonData
 from sslskel.data.transforms import CenterCrop
 from sslskel.errors import UserError
 from sslskel.eval.protocols import evaluate
-from sslskel.eval.uncertainty import (SCORES, Corrupted, auroc_with_ci, check_ood_classes, gaussian_joint_noise,
-                                      joint_dropout, posterior_scores, require_posterior, severity_correlation,
-                                      uncertainty_study)
+from sslskel.eval.uncertainty import (
+    SCORES,
+    Corrupted,
+    auroc_with_ci,
+    check_ood_classes,
+    gaussian_joint_noise,
+    joint_dropout,
+    posterior_scores,
+    require_posterior,
+    severity_correlation,
+    uncertainty_study,
+)
 from sslskel.methods.variational import mean_resultant_length, sample_projected_normal
+
 from support import make_tiny_clips
 
 

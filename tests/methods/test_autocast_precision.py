@@ -16,8 +16,14 @@ import torch.nn.functional as F
 
 from sslskel.cluster.spherical_kmeans import angular_inertia, fit_prototypes
 from sslskel.methods.gcl.losses import instance_contrast_loss, semantic_contrast_loss
-from sslskel.methods.hallucinate import (FILTERS, apply_filter, hallucinate_positives, halp_loss,
-                                         nearest_prototype, rank_filter)
+from sslskel.methods.hallucinate import (
+    FILTERS,
+    apply_filter,
+    hallucinate_positives,
+    halp_loss,
+    nearest_prototype,
+    rank_filter,
+)
 from sslskel.methods.losses import info_nce
 
 B, D, K, TEMPERATURE = 32, 128, 1024, 0.07

@@ -6,8 +6,13 @@ import torch
 
 from sslskel.data.layouts import get_layout
 from sslskel.errors import UserError
-from sslskel.methods.camera import (camera_views, project_perspective, random_rotation_matrices,
-                                    rotate, rotation_matrices)
+from sslskel.methods.camera import (
+    camera_views,
+    project_perspective,
+    random_rotation_matrices,
+    rotate,
+    rotation_matrices,
+)
 
 torch.set_num_threads(1)
 

@@ -18,6 +18,7 @@ from sslskel.eval.protocols import evaluate, load_run_model
 from sslskel.methods import build_method
 from sslskel.methods.base import Progress
 from sslskel.methods.cvmim_losses import club_upper_bound, fuse, jsd_mi_loss, prior_matching_loss
+
 from support import make_tiny_clips
 
 SMALL = ["method=cvmim", "data.layout=ntu25", "optim.batch_size=6", "encoder.args={hidden_size: 8, num_layers: 1}",

@@ -8,9 +8,19 @@ import pytest
 import torch
 
 from sslskel.methods.cvmim_losses import (
-    FUSIONS, club_upper_bound, discriminator_loss, discriminator_loss_with_penalty, fuse,
-    fused_dim, gaussian_log_likelihood, gradient_penalty, jsd_mi_loss, prior_matching_loss,
-    prior_points, q_log_likelihood_loss)
+    FUSIONS,
+    club_upper_bound,
+    discriminator_loss,
+    discriminator_loss_with_penalty,
+    fuse,
+    fused_dim,
+    gaussian_log_likelihood,
+    gradient_penalty,
+    jsd_mi_loss,
+    prior_matching_loss,
+    prior_points,
+    q_log_likelihood_loss,
+)
 
 torch.set_num_threads(1)
 

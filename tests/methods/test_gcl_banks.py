@@ -5,8 +5,13 @@ import torch
 import torch.nn.functional as F
 
 from sslskel.data.errors import DataFormatError
-from sslskel.methods.gcl import (InstanceMemoryBank, SampleMemoryBank, SemanticMemoryBank,
-                                 cap_per_class, rank_within_class)
+from sslskel.methods.gcl import (
+    InstanceMemoryBank,
+    SampleMemoryBank,
+    SemanticMemoryBank,
+    cap_per_class,
+    rank_within_class,
+)
 
 torch.set_num_threads(1)
 

@@ -8,9 +8,16 @@ import pytest
 import torch
 
 from sslskel.data.container import SkeletonData
-from sslskel.methods.gcl import (AuthorsCodeGraphContrast, FeatureProjectionHead, GCLSettings,
-                                 PaperGraphContrast, build_graph_contrast, graph_encoders,
-                                 require_graphs, returns_graphs)
+from sslskel.methods.gcl import (
+    AuthorsCodeGraphContrast,
+    FeatureProjectionHead,
+    GCLSettings,
+    PaperGraphContrast,
+    build_graph_contrast,
+    graph_encoders,
+    require_graphs,
+    returns_graphs,
+)
 from sslskel.models import build_encoder, encoder_class
 
 torch.set_num_threads(1)

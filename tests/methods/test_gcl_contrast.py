@@ -6,12 +6,17 @@ import math
 
 import pytest
 import torch
+from test_gcl_losses import reference_semantic_loss
 
 from sslskel.data.errors import DataFormatError
 from sslskel.methods.auxiliary import AuxiliaryLoss
-from sslskel.methods.gcl import (AuthorsCodeGraphContrast, FeatureProjectionHead,
-                                 GraphContrastBase, PaperGraphContrast, cap_per_class)
-from test_gcl_losses import reference_semantic_loss
+from sslskel.methods.gcl import (
+    AuthorsCodeGraphContrast,
+    FeatureProjectionHead,
+    GraphContrastBase,
+    PaperGraphContrast,
+    cap_per_class,
+)
 
 torch.set_num_threads(1)
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from sslskel.data.batch import Batch
 from sslskel.engine.config import load_config
 from sslskel.methods import build_method
-from sslskel.data.batch import Batch
 from sslskel.methods.base import Progress
 
 SMALL = ["data.layout=ntu25", "optim.batch_size=8", "moco.queue_size=16", "moco.mlp_hidden=16", "moco.feature_dim=8", "moco.momentum=0.9",

@@ -17,6 +17,7 @@ from sslskel.engine.pretrain import run_pretraining
 from sslskel.engine.run_log import read_metrics
 from sslskel.methods import METHODS
 from sslskel.methods.base import PretrainMethod
+
 from support import TINY_OVERRIDES
 
 

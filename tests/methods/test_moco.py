@@ -3,9 +3,9 @@ import copy
 import pytest
 import torch
 
+from sslskel.data.batch import Batch
 from sslskel.engine.config import load_config
 from sslskel.methods import build_method, method_class
-from sslskel.data.batch import Batch
 from sslskel.methods.base import Progress
 from sslskel.methods.losses import info_nce
 

@@ -5,8 +5,13 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from sslskel.methods.variational import (
-    VariationalHead, kl_to_standard_normal, mean_posterior_variance, mean_resultant_length, normalized_kl,
-    sample_projected_normal)
+    VariationalHead,
+    kl_to_standard_normal,
+    mean_posterior_variance,
+    mean_resultant_length,
+    normalized_kl,
+    sample_projected_normal,
+)
 
 
 def gaussian_pair(n, d, seed, dtype=torch.float64):

@@ -12,11 +12,11 @@ from sslskel.engine.config import ConfigError, load_config
 from sslskel.engine.pretrain import run_pretraining
 from sslskel.engine.run_log import read_metrics
 from sslskel.methods import build_method
-from sslskel.methods.base import Progress
+from sslskel.methods.base import Progress, step_generator
 from sslskel.methods.losses import info_nce, nt_xent, supcon
 from sslskel.methods.supcon import SupConSettings, SupervisedContrast
 from sslskel.methods.variational import normalized_kl, sample_projected_normal
-from sslskel.methods.base import step_generator
+
 from support import TINY_OVERRIDES
 
 SMALL = ["data.layout=ntu25", "optim.batch_size=6", "encoder.args={hidden_size: 8, num_layers: 1}",

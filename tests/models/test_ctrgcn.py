@@ -5,8 +5,7 @@ from torch import nn
 from sslskel.data.errors import DataFormatError
 from sslskel.data.layouts import NTU25
 from sslskel.models import build_encoder
-from sslskel.models.ctrgcn import (CTRGCN, ChannelTopologyRefinement, CTRGraphConv,
-                                   MultiScaleTemporalConv)
+from sslskel.models.ctrgcn import CTRGCN, ChannelTopologyRefinement, CTRGraphConv, MultiScaleTemporalConv
 from sslskel.models.graph import ctrgcn_subsets
 
 torch.set_num_threads(1)

@@ -2,8 +2,14 @@ import numpy as np
 import pytest
 
 from sslskel.data.layouts import NTU25, UCLA20, SkeletonLayout
-from sslskel.models.graph import (ctrgcn_subsets, hop_distances_to, inward_links,
-                                  normalize_columns, outward_links, stgcn_spatial_partition)
+from sslskel.models.graph import (
+    ctrgcn_subsets,
+    hop_distances_to,
+    inward_links,
+    normalize_columns,
+    outward_links,
+    stgcn_spatial_partition,
+)
 
 # 0 - 1 - 2 - 3 with the centre at joint 1 (bones are (joint, parent))
 CHAIN4 = SkeletonLayout(

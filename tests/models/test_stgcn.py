@@ -2,11 +2,10 @@ import pytest
 import torch
 
 from sslskel.data.errors import DataFormatError
+from sslskel.data.layouts import NTU25
 from sslskel.models import build_encoder
 from sslskel.models.graph import stgcn_spatial_partition
-from sslskel.data.layouts import NTU25
-from sslskel.models.stgcn import (STGCN, SpatialGraphConv, block_plan, pool_valid_frames,
-                                  strided_lengths)
+from sslskel.models.stgcn import STGCN, SpatialGraphConv, block_plan, pool_valid_frames, strided_lengths
 
 torch.set_num_threads(1)
 

@@ -4,8 +4,9 @@ the whole batch (outputs, gradients, running statistics), also for inputs far fr
 import pytest
 import torch
 
-from ddp_support import batchnorm_inputs, batchnorm_worker, spawn
 from sslskel.models.sync_batchnorm import GlobalBatchNorm, convert_sync_batchnorm
+
+from ddp_support import batchnorm_inputs, batchnorm_worker, spawn
 
 
 def test_one_process_is_plain_batchnorm():

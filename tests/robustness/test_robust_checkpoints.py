@@ -13,9 +13,16 @@ import numpy as np
 import pytest
 import torch
 
-from sslskel.common.checkpoint import (capture_rng_state, load_checkpoint, main as checkpoint_main,
-                                       restore_rng_state, save_checkpoint, upgrade_checkpoint)
+from sslskel.common.checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+    upgrade_checkpoint,
+)
+from sslskel.common.checkpoint import main as checkpoint_main
 from sslskel.errors import CheckpointError
+
 from support import load_script
 
 

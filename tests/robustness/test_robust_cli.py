@@ -27,6 +27,7 @@ from sslskel.engine.config import load_config
 from sslskel.engine.pretrain import run_pretraining
 from sslskel.errors import UserError
 from sslskel.eval import semi
+
 from support import REPO, TINY_OVERRIDES, load_script
 
 SCRIPTS = {name: load_script(name) for name in

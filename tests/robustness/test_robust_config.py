@@ -23,12 +23,23 @@ from sslskel.data.modalities import MODALITIES
 from sslskel.data.normalize import NORMALIZE_MODES
 from sslskel.data.readers import FILE_FORMATS
 from sslskel.data.transforms import PRESETS
-from sslskel.engine.config import (AMP_MODES, BENCHMARKS_BY_FORMAT, GROUP_KEYS, OPTIMIZERS, SAMPLINGS,
-                                   ConfigError, OptimConfig, config_class, load_config, save_config)
+from sslskel.engine.config import (
+    AMP_MODES,
+    BENCHMARKS_BY_FORMAT,
+    GROUP_KEYS,
+    OPTIMIZERS,
+    SAMPLINGS,
+    ConfigError,
+    OptimConfig,
+    config_class,
+    load_config,
+    save_config,
+)
 from sslskel.methods import METHODS
 from sslskel.methods.gcl.contrast import CONTRASTS, VARIANTS
 from sslskel.methods.hallucinate import FILTERS
 from sslskel.methods.moco import MoCo
+
 from support import load_script
 
 INF = math.inf

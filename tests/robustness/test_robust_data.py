@@ -22,6 +22,7 @@ from sslskel.data.ntu_raw import write_ntu_skeleton
 from sslskel.data.prepare import prepare_ntu, write_cmd_layout
 from sslskel.engine.config import load_config
 from sslskel.errors import UserError
+
 from support import TINY_OVERRIDES, make_tiny_clips
 
 FRAMES = 24

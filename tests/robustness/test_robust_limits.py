@@ -29,6 +29,7 @@ from sslskel.data.limits import MAX_LINE_BYTES, format_bytes, require_memory
 from sslskel.data.readers import load_split
 from sslskel.engine import memory
 from sslskel.engine.config import ConfigError, load_config
+
 from support import TINY_OVERRIDES, load_script
 
 

@@ -17,6 +17,7 @@ from sslskel.engine.pretrain import run_pretraining
 from sslskel.engine.run_log import read_metrics
 from sslskel.errors import CheckpointError, UserError
 from sslskel.methods.moco import MoCo
+
 from support import TINY_OVERRIDES, load_script
 
 FAST = ["run.knn_every=0", "run.checkpoint_every=1"]

@@ -29,6 +29,7 @@ from sslskel.errors import UserError
 from sslskel.eval.protocols import evaluate
 from sslskel.methods import build_method
 from sslskel.methods.base import build_method_encoder
+
 from support import REPO, TINY_OVERRIDES, load_script, make_tiny_clips
 
 

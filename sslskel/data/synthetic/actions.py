@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import kinematics as K
 
+
 # -- waveforms (s: (n, T) action phase in [0, 1]) ------------------------------------------------
 def ramp(s, a, b):
     """Smooth step from 0 at s <= a to 1 at s >= b."""

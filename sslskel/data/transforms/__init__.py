@@ -65,12 +65,29 @@ from __future__ import annotations
 
 from .base import Compose, RandomApply, RandomChoice, Sample, Transform
 from .presets import (
-    PRESETS, aimclr_extreme, aimclr_pretrain, build_transform, cmd_pretrain, ctrgcn_train,
-    eval_crop, linear_train, small_pretrain,
+    PRESETS,
+    aimclr_extreme,
+    aimclr_pretrain,
+    build_transform,
+    cmd_pretrain,
+    ctrgcn_train,
+    eval_crop,
+    linear_train,
+    small_pretrain,
 )
 from .spatial import (
-    AxisMask, BoneScale, Center, Flip, GaussianBlur, GaussianNoise, JointCorruption,
-    MainAxisRotate, Rotate, Shear, ToModality, rotation_matrix,
+    AxisMask,
+    BoneScale,
+    Center,
+    Flip,
+    GaussianBlur,
+    GaussianNoise,
+    JointCorruption,
+    MainAxisRotate,
+    Rotate,
+    Shear,
+    ToModality,
+    rotation_matrix,
 )
 from .temporal import CenterCrop, CropResize, PadCrop, Resize, TimeFlip, resize_time
 

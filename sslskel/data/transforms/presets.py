@@ -8,8 +8,16 @@ from typing import Callable
 from ..layouts import SkeletonLayout
 from .base import Compose, RandomApply, RandomChoice, _layout
 from .spatial import (
-    AxisMask, BoneScale, Flip, GaussianBlur, GaussianNoise, JointCorruption, MainAxisRotate,
-    Rotate, Shear, ToModality,
+    AxisMask,
+    BoneScale,
+    Flip,
+    GaussianBlur,
+    GaussianNoise,
+    JointCorruption,
+    MainAxisRotate,
+    Rotate,
+    Shear,
+    ToModality,
 )
 from .temporal import CenterCrop, CropResize, PadCrop, Resize, TimeFlip
 

@@ -13,7 +13,6 @@ from ..layouts import SkeletonLayout
 from ..modalities import MODALITIES, bone_parents, to_modality
 from .base import Sample, Transform, _as_float32, _check_sample, _layout
 
-
 # --------------------------------------------------------------------------- helpers
 
 def _apply_matrix(matrix: np.ndarray, x: np.ndarray) -> np.ndarray:

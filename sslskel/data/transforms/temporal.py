@@ -9,7 +9,6 @@ import numpy as np
 
 from .base import Sample, Transform, _as_float32, _check_sample
 
-
 # --------------------------------------------------------------------------- helpers
 
 @lru_cache(maxsize=1024)

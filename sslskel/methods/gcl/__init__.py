@@ -29,15 +29,11 @@ Example:
 
 from __future__ import annotations
 
-from .banks import (InstanceMemoryBank, SampleMemoryBank, SemanticMemoryBank, cap_per_class,
-                    rank_within_class)
-from .build import (GCLSettings, build_graph_contrast, graph_encoders, require_graphs,
-                    returns_graphs)
-from .contrast import (CONTRASTS, VARIANTS, AuthorsCodeGraphContrast, GraphContrastBase,
-                       PaperGraphContrast)
+from .banks import InstanceMemoryBank, SampleMemoryBank, SemanticMemoryBank, cap_per_class, rank_within_class
+from .build import GCLSettings, build_graph_contrast, graph_encoders, require_graphs, returns_graphs
+from .contrast import CONTRASTS, VARIANTS, AuthorsCodeGraphContrast, GraphContrastBase, PaperGraphContrast
 from .heads import FeatureProjectionHead, GraphProjectionHead, average_graphs
-from .losses import (ContrastSets, instance_contrast_loss, sample_contrast_sets,
-                     semantic_contrast_loss)
+from .losses import ContrastSets, instance_contrast_loss, sample_contrast_sets, semantic_contrast_loss
 
 __all__ = [
     "AuthorsCodeGraphContrast", "CONTRASTS", "ContrastSets", "FeatureProjectionHead",

@@ -32,9 +32,7 @@ from ...data.layouts import get_layout
 from ...errors import UserError
 from ...models import ENCODERS, encoder_class
 from ..settings import check_settings, integer, number, one_of
-from .contrast import (CONTRASTS, VARIANTS, AuthorsCodeGraphContrast, GraphContrastBase,
-                       PaperGraphContrast)
-
+from .contrast import CONTRASTS, VARIANTS, AuthorsCodeGraphContrast, GraphContrastBase, PaperGraphContrast
 
 # field -> what its value must be (sslskel.methods.settings); a wrong type reads as a bad value
 _CHECKS = {

@@ -31,8 +31,7 @@ from torch import nn
 from ...data.errors import DataFormatError
 from ...distributed import gather_rows
 from ..auxiliary import AuxiliaryLoss
-from .banks import (InstanceMemoryBank, SampleMemoryBank, SemanticMemoryBank, cap_per_class,
-                    check_labels)
+from .banks import InstanceMemoryBank, SampleMemoryBank, SemanticMemoryBank, cap_per_class, check_labels
 from .heads import FeatureProjectionHead, GraphProjectionHead
 from .losses import ContrastSets, instance_contrast_loss, sample_contrast_sets, semantic_contrast_loss
 
