@@ -59,7 +59,7 @@ def ddp_config(data_dir, out_dir, *extra):
     queue_free = any(e in ("method=simclr", "method=vsimclr", "method=cvmim") for e in extra)
     tiny = [o for o in TINY_OVERRIDES if not (queue_free and o.startswith("moco."))]
     return load_config(None, [f"data.path={data_dir}", f"run.out_dir={out_dir}", *tiny,
-                              "run.knn_every=0", "run.threads=1", *extra])
+                              "run.knn_every=0", "run.threads=1", "run.amp=off", *extra])  # fp32: 2e-5 tolerances
 
 
 HALP = ("method=halp", "halp.start_epoch=0", "halp.recent_keys=64", "halp.num_prototypes=3",

@@ -1,4 +1,4 @@
-"""Device and mixed-precision choice: CUDA with bf16 autocast when there is a GPU, CPU otherwise.
+"""Device and mixed-precision choice: CUDA or CPU, bf16 autocast where the hardware runs it natively.
 
 Example:
     >>> resolve_device("cpu").type
@@ -42,11 +42,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: oneDNN runs bf16 matrix products natively there (elsewhere it emulates
+    them, slower than fp32)."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # a torch without these probes: assume not
+        return False
+
+
 def amp_dtype(device: torch.device, amp: str) -> torch.dtype | None:
-    """bf16 under `auto` on CUDA only: on CPU bf16 autocast is slower for GRUs than fp32."""
+    """bf16 under `auto` on CUDA and on CPUs with native bf16 (AVX512-BF16 or AMX), where it was
+    measured faster at equal accuracy (docs/benchmarks.md); fp32 elsewhere."""
     if amp not in ("auto", "bf16", "off"):
         raise ValueError(f"run.amp: expected one of auto, bf16, off, got {amp!r}")
-    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+    if amp == "off":
+        return None
+    if amp == "auto" and not (device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())):
         return None
     return torch.bfloat16
 

@@ -1,5 +1,5 @@
 """The contrastive similarities, HaLP's prototypes, filters and loss and SkeletonGCL's losses
-stay fp32 under bf16 autocast (issue 14, "Back ends").
+stay fp32 under bf16 autocast.
 
 CPU bf16 autocast reproduces what GPU bf16 autocast does to these functions: it recasts every
 matmul / einsum to bf16 even on fp32 operands (`.float()` on the inputs does not stop it). The

@@ -1,4 +1,4 @@
-"""Every setting is checked when the config loads, before any data is read (issue 11, item 2).
+"""Every setting is checked when the config loads, before any data is read.
 
 The numeric keys are found by walking the settings dataclasses, and each must have an entry
 in BOUNDS (a new numeric setting without one fails `test_every_numeric_key_has_bounds`).
@@ -300,7 +300,7 @@ def test_benchmark_without_a_format_is_any_readers_and_synthetic_its_own():
 
 
 def test_benchmark_on_cmd_data_is_checked(tiny_data_dir):
-    """Issue 11: `data.benchmark=foo` on CMD data was silently accepted."""
+    """`data.benchmark=foo` on CMD data was silently accepted."""
     for extra in ([], ["data.format=cmd"]):
         with pytest.raises(ConfigError, match=r"^data\.benchmark: .*got 'foo'"):
             load_config(None, [f"data.path={tiny_data_dir}", *extra, "data.benchmark=foo"])
@@ -335,7 +335,7 @@ def test_milestone_past_the_end_is_harmless_and_allowed():
 
 
 # -- the entry point: exit code 2, the key named, nothing written ---------------------------------
-BAD_RUNS = [  # the values of issue 11 that crashed late or silently did nothing
+BAD_RUNS = [  # values that once crashed late or silently did nothing
     (["optim.epochs=-1"], "optim.epochs"),
     (["moco.queue_size=0"], "moco.queue_size"),
     (["run.log_every=0"], "run.log_every"),
