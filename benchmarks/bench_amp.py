@@ -14,6 +14,7 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import sys
@@ -47,8 +48,9 @@ def chunk_seconds(trainer, batches: list, amp: str, epoch: int) -> float:
 
 
 def bench_method(config: Path, overrides: list[str], chunks: int, chunk: int) -> dict:
-    trainers = {amp: build_trainer(load_config(config, [*overrides, f"run.amp={amp}", "run.knn_every=0"]), None)
-                for amp in ("off", "bf16")}
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer's start-up lines; stdout holds the JSON
+        trainers = {amp: build_trainer(load_config(config, [*overrides, f"run.amp={amp}", "run.knn_every=0"]), None)
+                    for amp in ("off", "bf16")}
     batches = list(itertools.islice(iter(trainers["off"].loader), chunk))
     epoch = trainers["off"].cfg.optim.epochs - 1  # late in the schedule: HaLP's positives are on
     times = {"off": [], "bf16": []}
