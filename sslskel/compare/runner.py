@@ -46,6 +46,12 @@ def threads_per_job(cores: int, jobs_at_once: int) -> int:
     return max(1, cores // jobs_at_once)
 
 
+def interruptible() -> None:
+    """In a job's process before it starts: SIGINT back to its default. A study started in the
+    background by a shell ignores SIGINT, and a child would inherit that and not stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_one(job: Job, study_dir: Path, threads: int, deps: dict) -> dict:
     """Run the job's command; its marker (a dict) on success, a dict with "error" otherwise."""
     argv, run_dir = job.command(threads, deps)
@@ -56,7 +62,8 @@ def run_one(job: Job, study_dir: Path, threads: int, deps: dict) -> dict:
     with open(log_path, "a") as log:
         log.write(f"$ {' '.join(argv)}\n")
         log.flush()
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   preexec_fn=interruptible)
         LIVE.add(process)
         try:
             _, status, usage = os.wait4(process.pid, 0)  # this child's own peak memory, not all children's

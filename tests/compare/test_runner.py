@@ -108,7 +108,9 @@ run_jobs([job], pid_file.parent / "study", log=lambda line: None)
 
 def test_a_terminated_study_stops_its_running_job(tmp_path):
     pid_file = tmp_path / "child.pid"
-    study = subprocess.Popen([sys.executable, "-c", DRIVER, str(pid_file)])
+    # started as a shell's background job is: SIGINT ignored, which its jobs must not inherit
+    study = subprocess.Popen([sys.executable, "-c", DRIVER, str(pid_file)],
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     for _ in range(600):  # the child has started once it wrote its pid
         if pid_file.is_file() and pid_file.read_text():
             break
