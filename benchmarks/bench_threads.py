@@ -6,9 +6,10 @@ MoCo steps (configs/synthetic/moco.yaml, random clips). Policies:
 
 * old_default: run.threads=0 (torch's one thread per core) with OpenMP's default spin-waiting,
   what every run did before `auto`;
-* new_default: run.threads=auto with passive OpenMP waiting (what sslskel sets);
+* new_default: run.threads=auto, OpenMP's default waiting;
 * threads_1: run.threads=1;
-* all_cores_passive: one thread per core, passive waiting (which of the two changes matters);
+* all_cores_passive: one thread per core, passive waiting (OMP_WAIT_POLICY=PASSIVE);
+* auto_passive: run.threads=auto with passive waiting;
 * auto_interop_1: new_default plus torch.set_num_interop_threads(1).
 
     python benchmarks/bench_threads.py                     # every policy x 0, 1, 2 competitors
@@ -36,10 +37,11 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 # policy -> (run.threads, OMP_WAIT_POLICY for the worker: "" = OpenMP's default, interop threads)
 POLICIES = {
     "old_default": (0, "", None),
-    "new_default": ("auto", "PASSIVE", None),
-    "threads_1": (1, "PASSIVE", None),
+    "new_default": ("auto", "", None),
+    "threads_1": (1, "", None),
     "all_cores_passive": (0, "PASSIVE", None),
-    "auto_interop_1": ("auto", "PASSIVE", 1),
+    "auto_passive": ("auto", "PASSIVE", None),
+    "auto_interop_1": ("auto", "", 1),
 }
 SPIN = "while True: pass"
 

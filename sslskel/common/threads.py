@@ -1,13 +1,13 @@
 """How many CPU threads torch may use: the cores this process may run on that nobody else is using.
 
-Two facts measured on a 2-core machine shape this policy (benchmarks/bench_threads.py):
+What benchmarks/bench_threads.py measured on a 2-core machine shapes this policy:
 
-* OpenMP threads that spin while they wait steal a shared core from the thread they wait for:
-  with one other busy process, a MoCo step on torch's default of one thread per core went
-  from 0.3 s to 8 s. Waiting passively (`OMP_WAIT_POLICY=PASSIVE`, which `sslskel/__init__`
-  sets unless the user did) removes most of that collapse.
-* One thread per *free* core is the fastest choice under load, and on an idle machine it is
-  torch's own default.
+* torch's default of one thread per core is the fastest alone (a default MoCo step 0.19 s
+  against 0.27 s on one thread), but next to busy processes its OpenMP threads spin while they
+  wait and steal the shared core from the thread they wait for (4.4x slower beside one busy
+  loop, 29x beside real training jobs).
+* One thread per *free* core avoids that. Passive OpenMP waiting (`OMP_WAIT_POLICY=PASSIVE`)
+  also avoids it, but made the 2-thread step 1.7x slower alone, so sslskel leaves it unset.
 
 `run.threads: auto` therefore counts the usable cores (CPU affinity and a cgroup CPU quota),
 subtracts what other processes keep busy over a short sample of /proc/stat, and uses the rest

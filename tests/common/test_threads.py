@@ -92,13 +92,3 @@ def test_config_refuses_other_values(value):
 
 def test_default_is_auto():
     assert load_config(None, []).run.threads == "auto"
-
-
-def test_openmp_waits_passively_unless_the_user_chose():
-    code = "import os, sslskel; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True).stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "ACTIVE"
-    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True).stdout.strip() == "ACTIVE"
