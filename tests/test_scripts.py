@@ -121,6 +121,7 @@ def test_protocols_of_a_method_with_embeddings(capsys, monkeypatch, multiview_da
 
     class FakeCVMIM(PretrainMethod):
         name, num_views = "fake_cvmim", 1
+        extra_protocols = ("disentangle",)  # declared: runs load as the method, not the encoder
         splits_pose_and_view = True  # embed gives (z_p, z_v)
 
         def __init__(self, cfg, in_channels=3, num_persons=2):

@@ -4,6 +4,7 @@
     sslskel pretrain --config configs/ntu60_xsub/halp.yaml data.path=/data/ntu60/xsub
     sslskel pretrain --method moco optim.epochs=20 run.seed=1
     sslskel pretrain --resume runs/20261122-101500-halp  # continue exactly where it stopped
+    sslskel pretrain --method halp --print-config       # the resolved config and where each value came from
 
 (`python pretrain/run.py ...` is the same command.) Without --config,
 configs/synthetic/<method>.yaml is used. Trailing KEY=VALUE arguments override config entries
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from ..common.cli import run_cli
 from ..engine.config import load_config
+from ..engine.config_print import describe_config
 from ..engine.pretrain import run_pretraining
 from ..methods import METHODS
 from .shared import CONFIG_DIR, require_run_dir, shell_path
@@ -32,17 +34,24 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=sorted(METHODS), help="pretraining method (default: the config's)")
     parser.add_argument("--config", type=Path, help="YAML config (default: configs/synthetic/<method>.yaml)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved config, each value with its source (default, file, "
+                             "command line), and exit")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     return parser
+
+
+def config_path_and_overrides(args) -> tuple[Path, list[str]]:
+    """The config file and the overrides a new run is built from."""
+    method = args.method or "moco"
+    path = args.config or CONFIG_DIR / "synthetic" / f"{method}.yaml"
+    return path, ([f"method={args.method}"] if args.method else []) + args.overrides
 
 
 def load_run_config(args, parser: argparse.ArgumentParser):
     """The config of the run to start or resume; every check before anything is written."""
     if not args.resume:
-        method = args.method or "moco"
-        path = args.config or CONFIG_DIR / "synthetic" / f"{method}.yaml"
-        overrides = ([f"method={args.method}"] if args.method else []) + args.overrides
-        return load_config(path, overrides)
+        return load_config(*config_path_and_overrides(args))
     if args.config:
         parser.error("--resume reads the run's own config.yaml; drop --config")
     require_run_dir(args.resume, "--resume")  # a periodic checkpoint stands in for a deleted last.pt
@@ -81,6 +90,10 @@ def summary_stamp(run_dir: Path | None) -> int | None:
 
 def run(args, parser: argparse.ArgumentParser) -> int:
     cfg = load_run_config(args, parser)
+    if args.print_config:
+        source = (args.resume / "config.yaml", args.overrides) if args.resume else config_path_and_overrides(args)
+        print(describe_config(cfg, *source), end="")
+        return 0
     before = summary_stamp(args.resume)
     run_dir, summary = run_pretraining(cfg, resume_dir=args.resume)
     print(format_summary(summary))

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .. import distributed
 from ..common.checkpoint import load_checkpoint, load_weights, require_keys, seed_everything
-from ..engine.config import load_config, read_yaml
+from ..engine.config import load_config
+from ..engine.config_tree import read_config_file
 from ..errors import UserError
 from ..eval.protocols import find_newest_run
 from ..methods.base import build_method_encoder
@@ -33,7 +34,7 @@ SECTIONS_FROM_CONFIG = ("finetune", "gcl", "supcon")  # what --config may change
 def section_overrides(path: Path) -> list[str]:
     """The finetune / gcl sections of a YAML file as KEY=VALUE overrides, leaf by leaf (so a
     file that sets finetune.optim.lr keeps the run's other finetune.optim settings)."""
-    tree = read_yaml(path)
+    tree = read_config_file(path)[0]  # with the files its `base:` names
     unknown = set(tree) - set(SECTIONS_FROM_CONFIG)
     if unknown:
         print(f"note: with a pretrained encoder only {', '.join(SECTIONS_FROM_CONFIG)} are read from "

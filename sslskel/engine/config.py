@@ -59,7 +59,17 @@ from ..methods.settings import Rule, check_settings, each, integer, number, one_
 from ..methods.supcon import SupConSettings
 from ..models import ENCODERS, encoder_class
 from .argument_rules import ENCODER_ARGUMENTS, PRESET_ARGUMENTS
-from .config_tree import ConfigError, apply_override, build, coerce, merge, parse_override, read_yaml, to_dict
+from .config_tree import (
+    ConfigError,
+    apply_override,
+    build,
+    coerce,
+    merge,
+    parse_override,
+    read_config_file,
+    read_yaml,
+    to_dict,
+)
 from .method_sections import check_method_sections
 
 __all__ = ["AMP_MODES", "BENCHMARKS_BY_FORMAT", "Config", "ConfigError", "DataConfig", "EncoderConfig",
@@ -293,12 +303,13 @@ def config_class(method: str):
 
 
 def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *, base: dict | None = None):
-    """Defaults <- `base` <- the YAML file at `path` <- `key=value` overrides, all checked."""
+    """Defaults <- `base` <- the YAML file at `path` (after the files its `base:` key names) <-
+    `key=value` overrides, all checked."""
     tree = {}
     if base:
         tree = merge(tree, base)
     if path is not None:
-        tree = merge(tree, read_yaml(path))
+        tree = merge(tree, read_config_file(path)[0])  # with the files it names as `base:`
     overridden = []
     for text in overrides:
         keys, value = parse_override(text)
@@ -401,25 +412,11 @@ def check_benchmark(data_cfg: DataConfig) -> None:
 
 
 def check_method_settings(cfg) -> None:
-    """Rules between the method's sections and the others, each naming every key involved."""
-    moco = getattr(cfg, "moco", None)
-    if moco is not None and moco.queue_size < cfg.optim.batch_size:
-        # a batch's keys go into the queue at once: a smaller ring overwrites its own slots
-        raise ConfigError(f"moco.queue_size, optim.batch_size: expected moco.queue_size >= optim.batch_size, "
-                          f"got {moco.queue_size} < {cfg.optim.batch_size}")
-    halp = getattr(cfg, "halp", None)
-    if halp is not None and moco is not None and halp.recent_keys > moco.queue_size:
-        # the prototypes are fitted on the most recent keys of the queue
-        raise ConfigError(f"halp.recent_keys, moco.queue_size: expected halp.recent_keys <= moco.queue_size, "
-                          f"got {halp.recent_keys} > {moco.queue_size}")
-    if getattr(cfg, "simclr", None) is not None and cfg.optim.batch_size < 2:
-        # the negatives of a clip are the other clips of its batch
-        raise ConfigError(f"optim.batch_size: expected at least 2 for method {cfg.method} (its negatives are "
-                          f"the other clips of the batch), got {cfg.optim.batch_size}")
-    cvmim = getattr(cfg, "cvmim", None)
-    if cvmim is not None and cvmim.project_2d and cfg.data.modality != "joint":
-        raise ConfigError(f"cvmim.project_2d, data.modality: expected data.modality joint with "
-                          f"cvmim.project_2d=true (a camera projects joints), got {cfg.data.modality}")
+    """The method's own rules between its sections and the others (`PretrainMethod.check_config`)."""
+    try:
+        method_class(cfg.method).check_config(cfg)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def save_config(cfg, path: str | os.PathLike) -> None:

@@ -27,6 +27,7 @@ import os
 import re
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -182,6 +183,58 @@ def apply_override(tree: dict, path: list[str], value: Any) -> None:
             child = node[part] = {}
         node = child
     node[path[-1]] = value
+
+
+def read_config_file(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
+    """(tree, {dotted key: file that set it}) of a config file and the files it inherits from.
+
+    A top-level `base: FILE` (a path relative to the file's folder, or a list of them, merged
+    in order) is read first and the file's own keys merged over it, so a method's config can
+    hold only what differs from its dataset's base. Bases may have bases; a cycle is an error.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "base.yaml").write_text("optim: {lr: 0.1, epochs: 5}\\n")
+    >>> _ = (folder / "moco.yaml").write_text("base: base.yaml\\noptim: {lr: 0.2}\\n")
+    >>> tree, sources = read_config_file(folder / "moco.yaml")
+    >>> tree["optim"], Path(sources["optim.epochs"]).name, Path(sources["optim.lr"]).name
+    ({'lr': 0.2, 'epochs': 5}, 'base.yaml', 'moco.yaml')
+    """
+    path = Path(path)
+    if path.resolve() in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, path.resolve()))
+        raise ConfigError(f"{path}: base: the files inherit from each other in a cycle ({cycle})")
+    own = read_yaml(path)
+    bases = own.pop("base", None)
+    if bases is None:
+        bases = []
+    elif isinstance(bases, str):
+        bases = [bases]
+    elif not (isinstance(bases, list) and all(isinstance(b, str) for b in bases)):
+        raise ConfigError(f"{path}: base: expected a file name or a list of file names, got {bases!r}")
+    tree, sources = {}, {}
+    for name in bases:
+        base_path = path.parent / name
+        if not base_path.is_file():
+            raise ConfigError(f"{path}: base: no such file {base_path}")
+        base_tree, base_sources = read_config_file(base_path, (*_chain, path.resolve()))
+        tree = merge(tree, base_tree)
+        sources.update(base_sources)
+    sources.update({key: str(path) for key in leaf_keys(own)})
+    return merge(tree, own), sources
+
+
+def leaf_keys(tree: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of the values of a nested mapping (`encoder.args` counts as one value, as
+    `merge` replaces it whole)."""
+    keys = []
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key != "args":
+            keys.extend(leaf_keys(value, dotted + "."))
+        else:
+            keys.append(dotted)
+    return keys
 
 
 def read_yaml(path: str | os.PathLike) -> dict:

@@ -39,7 +39,7 @@ from ..engine.config import Config, load_config
 from ..engine.startup_warnings import knn_k_warnings
 from ..errors import UserError
 from ..methods import build_method, method_class
-from ..methods.base import build_method_encoder
+from ..methods.base import PretrainMethod, build_method_encoder
 from .diagnostics import format_diagnostics, representation_diagnostics
 from .disentangle import disentangle, format_disentangle, require_embeddings
 from .linear import linear_probe
@@ -73,26 +73,26 @@ def _load_run(run_dir, checkpoint, overrides):
 
 
 def has_embeddings(method_name: str) -> bool:
-    """Whether the method gives pose / view embeddings (`embed`, CV-MIM)."""
-    return hasattr(method_class(method_name), "embed")
+    """Whether the method declares the disentangle protocol (pose / view embeddings, CV-MIM)."""
+    return "disentangle" in method_class(method_name).extra_protocols
 
 
 def has_posterior(method_name: str) -> bool:
-    """Whether the method gives a posterior q(z | x) (`posterior`: VSimCLR, VMoCo)."""
-    return hasattr(method_class(method_name), "posterior")
+    """Whether the method declares the uncertainty protocol (a posterior q(z | x): VSimCLR, VMoCo)."""
+    return "uncertainty" in method_class(method_name).extra_protocols
 
 
 def _is_method(model) -> bool:
     """A whole method (its encoder serves linear, kNN, diagnostics), not a bare encoder."""
-    return hasattr(model, "embed") or hasattr(model, "posterior")
+    return isinstance(model, PretrainMethod)
 
 
 def load_run_model(run_dir: str | Path | None = None, checkpoint: str | Path | None = None,
                    overrides: list[str] = (), random_init: bool = False):
-    """(config, model, checkpoint path): the whole method, in eval mode, for a method with
-    `embed` (CV-MIM) or `posterior` (VSimCLR, VMoCo); otherwise the encoder, as `load_run_encoder`."""
+    """(config, model, checkpoint path): the whole method, in eval mode, for a method that
+    declares extra protocols (CV-MIM, VSimCLR, VMoCo); otherwise the encoder, as `load_run_encoder`."""
     state, cfg, checkpoint, channels, persons = _load_run(run_dir, checkpoint, overrides)
-    if not (has_embeddings(cfg.method) or has_posterior(cfg.method)):
+    if not method_class(cfg.method).extra_protocols:
         return cfg, _run_encoder(state, cfg, checkpoint, channels, persons, random_init), checkpoint
     method = build_method(cfg, channels, persons)
     if not random_init:

@@ -86,11 +86,25 @@ class PretrainMethod(nn.Module):
     groups: tuple[str, ...] = ("main",)
     num_views = 2
     needs_partners = False
+    # evaluation protocols beyond those every run has (linear, knn, diagnostics, single-shot):
+    # "disentangle" needs `embed` -> (z_p, z_v) (CV-MIM), "uncertainty" needs `posterior` (VCL)
+    extra_protocols: tuple[str, ...] = ()
 
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__()
         self.cfg = cfg
         self.encoder = build_method_encoder(cfg, in_channels, num_persons)
+
+    def build_projector(self, in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:
+        """The head on the encoder; a subclass that needs another (VCL's posterior) overrides
+        this instead of building its parent's and replacing it."""
+        return projection_mlp(in_dim, hidden_dim, out_dim)
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        """Rules between this method's sections and the others: raise a ValueError that names
+        every key involved (`KEYS: expected ..., got ...`); load_config calls it once every
+        section is built and reports it as a configuration error. None by default."""
 
     @classmethod
     def config_warnings(cls, cfg) -> list[str]:

@@ -154,8 +154,16 @@ def frame_at(fraction: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 class CVMIM(PretrainMethod):
     name = "cvmim"
     settings = {"cvmim": CVMIMSettings}
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        super().check_config(cfg)
+        if cfg.cvmim.project_2d and cfg.data.modality != "joint":
+            raise ValueError(f"cvmim.project_2d, data.modality: expected data.modality joint with "
+                             f"cvmim.project_2d=true (a camera projects joints), got {cfg.data.modality}")
     groups = ("main", "q", "d")
     num_views = 1  # the second view is a partner with the same crop, or a camera-augmented copy
+    extra_protocols = ("disentangle",)
     splits_pose_and_view = True  # `embed` gives (z_p, z_v): the disentangle probe reads it
 
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):

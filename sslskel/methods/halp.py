@@ -85,6 +85,14 @@ class HaLP(MoCo):
     name = "halp"
     settings = {**MoCo.settings, "halp": HalpSettings}
 
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        super().check_config(cfg)
+        if cfg.halp.recent_keys > cfg.moco.queue_size:
+            # the prototypes are fitted on the most recent keys of the queue
+            raise ValueError(f"halp.recent_keys, moco.queue_size: expected halp.recent_keys <= moco.queue_size, "
+                             f"got {cfg.halp.recent_keys} > {cfg.moco.queue_size}")
+
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__(cfg, in_channels, num_persons)
         h = cfg.halp

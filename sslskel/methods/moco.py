@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ..data.batch import Batch
 from ..distributed import gather_rows
-from .base import PretrainMethod, Progress, projection_mlp
+from .base import PretrainMethod, Progress
 from .losses import info_nce
 from .settings import check_settings, integer, number
 
@@ -62,7 +62,7 @@ class MoCo(PretrainMethod):
         m = cfg.moco
         self.temperature = m.temperature
         self.momentum = m.momentum
-        self.projector = projection_mlp(self.encoder.feature_dim, m.mlp_hidden, m.feature_dim)
+        self.projector = self.build_projector(self.encoder.feature_dim, m.mlp_hidden, m.feature_dim)
         self.key_encoder = copy.deepcopy(self.encoder)
         self.key_projector = copy.deepcopy(self.projector)
         for p in self.key_parameters():
@@ -70,6 +70,14 @@ class MoCo(PretrainMethod):
         self.register_buffer("queue", F.normalize(torch.randn(m.queue_size, m.feature_dim), dim=1))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self.register_buffer("num_enqueued", torch.zeros((), dtype=torch.long))
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        super().check_config(cfg)
+        if cfg.moco.queue_size < cfg.optim.batch_size:
+            # a batch's keys go into the queue at once: a smaller ring overwrites its own slots
+            raise ValueError(f"moco.queue_size, optim.batch_size: expected moco.queue_size >= optim.batch_size, "
+                             f"got {cfg.moco.queue_size} < {cfg.optim.batch_size}")
 
     def key_parameters(self):
         return [*self.key_encoder.parameters(), *self.key_projector.parameters()]

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..data.batch import Batch
 from ..distributed import gather_rows_with_grad
-from .base import PretrainMethod, Progress, projection_mlp
+from .base import PretrainMethod, Progress
 from .losses import nt_xent
 from .settings import check_settings, integer, number
 
@@ -48,11 +48,19 @@ class SimCLR(PretrainMethod):
     name = "simclr"
     settings = {"simclr": SimCLRSettings}
 
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        super().check_config(cfg)
+        if cfg.optim.batch_size < 2:
+            # the negatives of a clip are the other clips of its batch
+            raise ValueError(f"optim.batch_size: expected at least 2 for method {cfg.method} (its negatives are "
+                             f"the other clips of the batch), got {cfg.optim.batch_size}")
+
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__(cfg, in_channels, num_persons)
         s = cfg.simclr
         self.temperature = s.temperature
-        self.projector = projection_mlp(self.encoder.feature_dim, s.mlp_hidden, s.feature_dim)
+        self.projector = self.build_projector(self.encoder.feature_dim, s.mlp_hidden, s.feature_dim)
 
     def embed(self, x: torch.Tensor, lengths: torch.Tensor, progress: Progress, view: int):
         """(normalised embedding (B, D), {name: extra loss term}) of one view; VSimCLR samples."""

@@ -51,13 +51,18 @@ class PosteriorProjector(nn.Module):
         return self.head(self.hidden(h))
 
 
-
 class Variational:
     """Mixin of VSimCLR and VMoCo: a posterior projector on the encoder, one sample per view."""
 
-    def setup_posterior(self, cfg, hidden_dim: int, out_dim: int) -> None:
+    extra_protocols = ("uncertainty",)  # the posterior's uncertainty scores (sslskel.eval.uncertainty)
+
+    def build_projector(self, in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:
+        """The parent's constructor calls this for its projector: a posterior one instead of
+        the deterministic MLP, which is never built (9M parameters at the paper config)."""
+        return PosteriorProjector(in_dim, hidden_dim, out_dim)
+
+    def setup_posterior(self, cfg) -> None:
         self.beta, self.seed = cfg.vcl.beta, cfg.run.seed
-        self.projector = PosteriorProjector(self.encoder.feature_dim, hidden_dim, out_dim)
 
     def posterior(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
         """(mu, logvar) of q(z | x), each (N, out_dim), fp32."""

@@ -23,8 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 
@@ -39,10 +37,7 @@ class VMoCo(Variational, MoCo):
 
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__(cfg, in_channels, num_persons)
-        self.setup_posterior(cfg, cfg.moco.mlp_hidden, cfg.moco.feature_dim)
-        self.key_projector = copy.deepcopy(self.projector)
-        for p in self.key_projector.parameters():
-            p.requires_grad_(False)
+        self.setup_posterior(cfg)  # MoCo built the posterior projector (build_projector) and its key copy
 
     def query(self, x, lengths, progress: Progress):
         return self.sample_view(x, lengths, progress.step, 0)

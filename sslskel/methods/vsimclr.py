@@ -31,7 +31,7 @@ class VSimCLR(Variational, SimCLR):
 
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__(cfg, in_channels, num_persons)
-        self.setup_posterior(cfg, cfg.simclr.mlp_hidden, cfg.simclr.feature_dim)
+        self.setup_posterior(cfg)  # SimCLR built the posterior projector (build_projector)
 
     def embed(self, x, lengths, progress: Progress, view: int):
         return self.sample_view(x, lengths, progress.step, view)

@@ -1,7 +1,9 @@
 """The method contract, exercised by a method defined here and registered at run time:
-its own settings section, two parameter groups (an encoder and a critic with its own
-optimiser and lr), exact resume of both optimisers (4 epochs == 2 + 2), per-group logs.
-Nothing under sslskel/engine knows about this method."""
+its own settings section, its own rule between sections (`check_config`), two parameter groups
+(an encoder and a critic with its own optimiser and lr), exact resume of both optimisers
+(4 epochs == 2 + 2), per-group logs, evaluation through the command line. Nothing under
+sslskel/engine or sslskel/eval knows about this method: this file and one registry line
+(`METHODS["toy_critic"] = ToyCritic`, here by monkeypatch) are all it takes."""
 
 from __future__ import annotations
 
@@ -46,6 +48,13 @@ class ToyCritic(PretrainMethod):
         self.critic = nn.Sequential(nn.Linear(self.encoder.feature_dim, s.hidden), nn.ReLU(), nn.Linear(s.hidden, 1))
         self.register_buffer("steps_seen", torch.zeros((), dtype=torch.long))
 
+    @classmethod
+    def check_config(cls, cfg):
+        # a rule between this method's section and another: load_config reports it at start-up
+        if cfg.toy_critic.hidden > cfg.optim.batch_size * 8:
+            raise ValueError(f"toy_critic.hidden, optim.batch_size: expected toy_critic.hidden <= 8 x "
+                             f"optim.batch_size, got {cfg.toy_critic.hidden} > 8 x {cfg.optim.batch_size}")
+
     def parameter_groups(self):
         return {"main": list(self.encoder.parameters()), "critic": list(self.critic.parameters())}
 
@@ -82,6 +91,9 @@ def test_settings_section_is_the_methods_own(toy_config):
         toy_config("toy_critic.hiden=4")
     with pytest.raises(ConfigError, match=r"toy_critic.hidden: expected a positive integer, got 0"):
         toy_config("toy_critic.hidden=0")
+    with pytest.raises(ConfigError, match=r"^toy_critic.hidden, optim.batch_size: expected toy_critic.hidden <= "
+                                          r"8 x optim.batch_size, got 200 > 8 x 16$"):
+        toy_config("toy_critic.hidden=200")
     with pytest.raises(ConfigError, match=r"optim.groups.critc: method 'toy_critic' has no parameter group 'critc'; valid: critic"):
         toy_config("optim.groups.critc.lr=1")
     with pytest.raises(ConfigError, match=r"unknown key 'optim.groups.critic.epochs'"):
@@ -126,3 +138,15 @@ def test_a_parameter_outside_every_group_is_refused(toy_config, monkeypatch):
                                                                      "critic": []})
     with pytest.raises(ValueError, match=r"trainable parameters in no group: \['critic.0.weight'"):
         run_pretraining(toy_config())
+
+
+def test_runs_of_the_method_evaluate_through_the_command_line(toy_config, tmp_path, capsys):
+    """linear_eval reads the run as any other: the encoder's features, and the extra protocols
+    the method declares (none here: uncertainty is refused, naming the method)."""
+    from sslskel.cli.evaluate import main as evaluate_main
+
+    run_dir, _ = run_pretraining(toy_config("optim.epochs=1"), run_dir=tmp_path / "toy_run")
+    assert evaluate_main(["--run", str(run_dir), "--quiet", "--protocols", "knn"]) == 0
+    assert "kNN k=1" in capsys.readouterr().out and (run_dir / "eval_knn.json").is_file()
+    assert evaluate_main(["--run", str(run_dir), "--quiet", "--protocols", "uncertainty"]) == 2
+    assert "a toy_critic run (it has no posterior" in capsys.readouterr().err

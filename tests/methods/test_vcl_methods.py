@@ -117,3 +117,26 @@ def test_variational_runs_resume_exactly(tiny_data_dir, tmp_path, method):
     assert losses[0] == losses[1] and len(losses[0]) == 12
     a, b = (load_checkpoint(run / "checkpoints" / "last.pt")["method"] for run in (straight, split))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("method", ["vsimclr", "vmoco"])
+def test_the_posterior_projector_is_built_once_not_over_the_parents(method, monkeypatch):
+    """build_projector is the hook: the deterministic MLP of SimCLR / MoCo is never built (at
+    the paper config it was 9M parameters built and thrown away), and the key projector of
+    VMoCo is the posterior projector's momentum copy."""
+    import sslskel.methods.base as base
+    from sslskel.methods.vcl import PosteriorProjector
+
+    def refuse(*args):
+        raise AssertionError("projection_mlp built for a variational method")
+
+    monkeypatch.setattr(base, "projection_mlp", refuse)
+    model = make(method)
+    assert isinstance(model.projector, PosteriorProjector)
+    if method == "vmoco":
+        assert isinstance(model.key_projector, PosteriorProjector)
+        assert not any(p.requires_grad for p in model.key_projector.parameters())
+        for q, k in zip(model.projector.parameters(), model.key_projector.parameters()):
+            assert torch.equal(q, k)  # the key branch starts as a copy of the query branch
+    expected = sum(p.numel() for p in PosteriorProjector(16, 16, 8).parameters())
+    assert sum(p.numel() for p in model.projector.parameters()) == expected
