@@ -114,7 +114,7 @@ def run(args, parser: argparse.ArgumentParser, supervised: bool = False) -> int:
         require_writable_dir(run_dir, "the protocol's folder is written into it")  # before any computing
     check_output(args, protocol_dir)
     if args.resume:
-        cfg = load_config(protocol_dir / "config.yaml", args.overrides)
+        cfg = load_config(protocol_dir / "config.yaml", args.overrides, auxiliary=True)
     check_graphs(cfg, use_gcl, args.graph_distances)
 
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")

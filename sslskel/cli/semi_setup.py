@@ -84,17 +84,17 @@ def resolve_config(args, checkpoint: Path | None):
         state = load_checkpoint(checkpoint)
         require_keys(state, checkpoint, ("method", "config"), "pretraining")
         extra = section_overrides(args.config) if args.config else []
-        cfg = load_config(None, extra + list(args.overrides), base=state["config"])
+        cfg = load_config(None, extra + list(args.overrides), base=state["config"], auxiliary=True)
         prefix = "encoder."
         weights = {k[len(prefix):]: v for k, v in state["method"].items() if k.startswith(prefix)}
         return cfg, weights, str(checkpoint)
     if args.config:
-        return load_config(args.config, args.overrides), None, str(args.config)
+        return load_config(args.config, args.overrides, auxiliary=True), None, str(args.config)
     if checkpoint is not None:
         state = load_checkpoint(checkpoint)
         require_keys(state, checkpoint, ("config",), "pretraining")
-        return load_config(None, args.overrides, base=state["config"]), None, str(checkpoint)
-    return load_config(DEFAULT_SCRATCH_CONFIG, args.overrides), None, str(DEFAULT_SCRATCH_CONFIG)
+        return load_config(None, args.overrides, base=state["config"], auxiliary=True), None, str(checkpoint)
+    return load_config(DEFAULT_SCRATCH_CONFIG, args.overrides, auxiliary=True), None, str(DEFAULT_SCRATCH_CONFIG)
 
 
 def encoder_factory(cfg, weights, channels: int, persons: int, source: str | Path = "the checkpoint"):

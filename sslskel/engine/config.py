@@ -53,10 +53,9 @@ from ..data.readers import BENCHMARKS_BY_FORMAT, FILE_FORMATS
 from ..data.synthetic import BENCHMARKS as SYNTHETIC_BENCHMARKS
 from ..data.synthetic import SyntheticConfig
 from ..data.transforms import PRESETS
-from ..methods import METHODS, method_class
-from ..methods.gcl import GCLSettings
+from ..methods import DEFAULT_METHOD, METHODS, method_class
+from ..methods.auxiliary import AUXILIARY_SETTINGS, auxiliary_settings
 from ..methods.settings import Rule, check_settings, each, integer, number, one_of
-from ..methods.supcon import SupConSettings
 from ..models import ENCODERS, encoder_class
 from .argument_rules import ENCODER_ARGUMENTS, PRESET_ARGUMENTS
 from .config_tree import (
@@ -275,36 +274,41 @@ class FinetuneConfig:
 class Config:
     """The sections every run has; `config_class(method)` adds the method's own."""
 
-    method: str = "moco"
+    method: str = DEFAULT_METHOD
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
     linear: LinearConfig = field(default_factory=LinearConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-    gcl: GCLSettings = field(default_factory=GCLSettings)  # supervised stage: SkeletonGCL (sslskel.methods.gcl)
-    supcon: SupConSettings = field(default_factory=SupConSettings)  # supervised stage: SupCon / VSupCon
 
 
 @lru_cache(maxsize=None)
-def _config_class(cls):
+def _config_class(cls, auxiliary: tuple[str, ...]):
     sections = [(section, settings, field(default_factory=settings))
                 for section, settings in cls.settings.items()]
-    return dataclasses.make_dataclass(f"Config_{cls.name}", sections, bases=(Config,))
+    sections += [(section, auxiliary_settings(section), field(default_factory=auxiliary_settings(section)))
+                 for section in auxiliary]
+    suffix = "".join(f"_{section}" for section in auxiliary)
+    return dataclasses.make_dataclass(f"Config_{cls.name}{suffix}", sections, bases=(Config,))
 
 
-def config_class(method: str):
-    """`Config` plus one field per settings section of `method` (e.g. moco and halp for halp)."""
+def config_class(method: str, auxiliary: tuple[str, ...] = ()):
+    """`Config` plus one field per settings section of `method` (e.g. moco and halp for halp)
+    and of each auxiliary loss named (`sslskel.methods.auxiliary.AUXILIARY_SETTINGS`)."""
     try:
         cls = method_class(method)
     except KeyError:
         raise ConfigError(f"method: unknown method {method!r}; valid: {', '.join(sorted(METHODS))}") from None
-    return _config_class(cls)
+    return _config_class(cls, tuple(auxiliary))
 
 
-def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *, base: dict | None = None):
+def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *, base: dict | None = None,
+                auxiliary: bool = False):
     """Defaults <- `base` <- the YAML file at `path` (after the files its `base:` key names) <-
-    `key=value` overrides, all checked."""
+    `key=value` overrides, all checked. The auxiliary losses' sections (`gcl`, `supcon`) are
+    there when something above names them, or all of them with `auxiliary=True` (the
+    supervised stage)."""
     tree = {}
     if base:
         tree = merge(tree, base)
@@ -319,7 +323,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = (), *, ba
         method = tree.get("method", Config.method)
         if not isinstance(method, str):
             raise ConfigError(f"method: expected str, got {method!r}")
-        cls = config_class(method)
+        cls = config_class(method, tuple(s for s in AUXILIARY_SETTINGS if auxiliary or s in tree))
         check_method_sections(tree, method)  # halp.* without --method halp: say so
         cfg = build(cls, merge(to_dict(cls()), tree))
         check_encoder_args(cfg.encoder)

@@ -27,6 +27,9 @@ METHODS: dict[str, object] = {
 }
 
 
+DEFAULT_METHOD = "moco"  # a config without `method:`
+
+
 def method_class(name: str):
     if name not in METHODS:
         raise KeyError(f"unknown method {name!r}; valid: {', '.join(sorted(METHODS))}")

@@ -20,8 +20,24 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 from torch import nn
+
+# config section -> "module:SettingsClass" of each auxiliary loss, imported on use: a config
+# holds these sections only where it names them or the supervised stage asks for them
+# (`load_config(..., auxiliary=True)`), so pretraining configs do not carry them
+AUXILIARY_SETTINGS: dict[str, str] = {
+    "gcl": "sslskel.methods.gcl.build:GCLSettings",  # SkeletonGCL
+    "supcon": "sslskel.methods.supcon:SupConSettings",  # SupCon / VSupCon
+}
+
+
+def auxiliary_settings(section: str) -> type:
+    """The settings dataclass of the auxiliary loss configured by `section`."""
+    module_name, class_name = AUXILIARY_SETTINGS[section].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 class AuxiliaryLoss(nn.Module):

@@ -1,6 +1,6 @@
 import pytest
 
-from sslskel.engine.config import Config, ConfigError, load_config, save_config
+from sslskel.engine.config import Config, ConfigError, load_config, save_config, to_dict
 
 
 def test_defaults_are_the_paper_moco():
@@ -115,3 +115,18 @@ def test_the_file_is_named_only_for_its_own_mistakes(tmp_path):
         load_config(path, ["optim.epochs=-1"])
     with pytest.raises(ConfigError, match=r"^unknown key 'optim\.lrr'"):
         load_config(path, ["optim.lrr=1"])
+
+
+def test_auxiliary_loss_sections_only_where_asked_for():
+    """A pretraining config does not carry the supervised stage's gcl / supcon sections; the
+    supervised stage (auxiliary=True), a config naming them, or a run saved with them has them."""
+    from sslskel.methods.auxiliary import AUXILIARY_SETTINGS
+
+    plain = load_config(None, [])
+    assert not any(hasattr(plain, s) for s in AUXILIARY_SETTINGS) and "gcl" not in to_dict(plain)
+    stage = load_config(None, [], auxiliary=True)
+    assert stage.gcl.per_class > 0 and stage.supcon.temperature > 0
+    named = load_config(None, ["gcl.per_class=7"])
+    assert named.gcl.per_class == 7 and not hasattr(named, "supcon")
+    saved = to_dict(stage)  # an older run's config.yaml held both sections
+    assert to_dict(load_config(None, [], base=saved)) == saved

@@ -99,7 +99,7 @@ def test_supervised_ctrgcn_with_gcl_resumes_exactly(tiny_config, tmp_path):
 
 
 def test_gcl_with_an_encoder_without_graphs_fails_clearly(tiny_config):
-    cfg = tiny_config(*FAST)
+    cfg = tiny_config(*FAST, "gcl.enabled=true")  # the gcl section is there where a config names it
     train, _ = splits(cfg)
     encoder = fresh_encoder(cfg)  # the tiny config's GRU
     with pytest.raises(ValueError, match=r"BiGRUEncoder returns none.*ctrgcn"):

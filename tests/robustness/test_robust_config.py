@@ -36,6 +36,7 @@ from sslskel.engine.config import (
     save_config,
 )
 from sslskel.methods import METHODS
+from sslskel.methods.auxiliary import AUXILIARY_SETTINGS
 from sslskel.methods.gcl.contrast import CONTRASTS, VARIANTS
 from sslskel.methods.hallucinate import FILTERS
 from sslskel.methods.moco import MoCo
@@ -55,7 +56,9 @@ def sections(cls, prefix: str = ""):
 
 # every section of every method: data, optim, run, linear(.optim), finetune(.optim), gcl, moco, halp
 # (encoder holds only the encoder's own arguments, checked against its constructor)
-SECTIONS = dict(section for method in sorted(METHODS) for section in sections(config_class(method)))
+# every method's sections and the auxiliary losses' (gcl, supcon), which the supervised stage adds
+SECTIONS = dict(section for method in sorted(METHODS)
+                for section in sections(config_class(method, tuple(AUXILIARY_SETTINGS))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +175,7 @@ def numeric_cases():
 
 
 def load(key: str, *overrides: str):
-    return load_config(None, [f"method={method_of(key)}", *CONTEXT.get(key, []), *overrides])
+    return load_config(None, [f"method={method_of(key)}", *CONTEXT.get(key, []), *overrides], auxiliary=True)
 
 
 def test_every_numeric_key_has_bounds():
