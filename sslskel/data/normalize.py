@@ -12,7 +12,7 @@ Modes:
   `check_prenormalized` warns when they do not look like it); every other format (raw NTU,
   ST-GCN, CTR-GCN, PySKL, PKU-MMD, NW-UCLA, MSR Action3D, UTD-MHAD) gets "prenorm".
 
-One deviation from the 2s-AGCN reference (`sslskel.data.prenorm`, which the NTU converter
+One deviation from the 2s-AGCN reference (`sslskel.data.agcn_preprocess`, which the NTU converter
 keeps so its output matches the CMD files users have): the reference applies two minimal
 rotations, so the spine ends near, not on, +z and a second application rotates again. Here
 the second rotation turns about z only (a right-handed frame built from the spine and the
@@ -37,8 +37,8 @@ import warnings
 
 import numpy as np
 
+from .agcn_preprocess import pad_null_frames
 from .layouts import SkeletonLayout
-from .prenorm import pad_null_frames
 
 NORMALIZE_MODES = ("auto", "prenorm", "center", "none")
 # file formats whose files were pre-normalised when they were made, and the joint (NTU,

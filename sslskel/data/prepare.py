@@ -4,7 +4,7 @@
         --benchmark xsub --dataset ntu60 --missing NTU_RGBD_samples_with_missing_skeletons.txt
 
 reads every file of the official split (NTU60 keeps setups 1-17, NTU120 all 32), keeps two
-bodies by energy, pre-normalises (`sslskel.data.prenorm`) and writes, per split,
+bodies by energy, pre-normalises (`sslskel.data.agcn_preprocess`) and writes, per split,
 `{split}_data_joint.npy` (N, 3, 300, 25, 2) float32, `{split}_num_frame.npy` (N,) int64 and
 `{split}_label.pkl` = pickle of (names, labels) with python ints. Arrays are streamed into
 a memory-mapped temp file chunk by chunk (the 7 GB NTU120 output never sits in RAM) and
@@ -34,12 +34,12 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from .agcn_preprocess import pre_normalize
 from .checks import warn_skipped_empty
 from .container import SkeletonData, ntu_meta_from_names
 from .errors import DataFormatError
 from .files import temp_file_beside
 from .ntu_raw import iter_samples, labels_from_names, list_skeleton_files
-from .prenorm import pre_normalize
 from .splits import SPLITS, ntu_split_mask
 
 NTU60_MAX_SETUP = 17

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -122,100 +123,145 @@ def evaluate(cfg: Config, model, protocols=DEFAULT_PROTOCOLS, progress: bool = T
     or `posterior` (linear and kNN then use its encoder); `classes`: class ids the single-shot
     protocol keeps (default: `linear.classes`, all when empty); `ood_classes`: class ids the
     uncertainty protocol holds out of its probe and scores as out-of-distribution."""
+    ood_classes, ood_source = check_request(cfg, model, protocols, ood_classes)
+    apply_run_settings(cfg.run)
+    # under torchrun: features are extracted in shards and the linear probe trains with DDP;
+    # the other protocols' small fits run whole on every process (the same numbers everywhere)
+    device = distributed.init_distributed(resolve_device(cfg.run.device))
+    train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    classes = check_against_data(cfg, protocols, train, val, classes, ood_classes, ood_source)
+    run = ProtocolRun(cfg, model.to(device), train, val, device, progress, classes, ood_classes, ood_source)
+    results = {}
+    for name, protocol in RUNNERS.items():  # the features are extracted once, by the first that needs them
+        if name in protocols:
+            start = time.perf_counter()
+            results.update(protocol(run))
+            results[f"{name}_seconds"] = round(time.perf_counter() - start, 2)
+    return results
+
+
+def check_request(cfg, model, protocols, ood_classes) -> tuple[list | None, str]:
+    """Refuse what cannot run before any data is read or anything trained; (ood classes, where
+    they came from)."""
     unknown = set(protocols) - set(PROTOCOLS)
     if unknown:
         raise ValueError(f"unknown protocol(s) {sorted(unknown)}; valid: {', '.join(PROTOCOLS)}")
-    if "disentangle" in protocols:  # refuse before any data is read or anything trained
+    if "disentangle" in protocols:
         require_embeddings(cfg, model)
+    ood_source = "--ood-classes"
     if "uncertainty" in protocols:
         require_posterior(cfg, model)
-        ood_source = "--ood-classes"
         if ood_classes is None:  # a run pretrained without some classes scores them as OOD
             ood_classes, ood_source = list(cfg.data.exclude_classes), "data.exclude_classes"
         unseen = set(cfg.data.exclude_classes)
         if any(int(c) not in unseen for c in ood_classes):
             warnings.warn(f"--ood-classes {sorted(ood_classes)}: pretraining saw some of them (its "
                           f"data.exclude_classes: {sorted(unseen)}); they are unseen by the probe only",
-                          stacklevel=2)
+                          stacklevel=3)
     elif ood_classes:
         raise UserError("--ood-classes", "protocols", "--protocols uncertainty (the only protocol using it)",
                         f"{','.join(protocols)}")
-    apply_run_settings(cfg.run)
-    # under torchrun: features are extracted in shards and the linear probe trains with DDP;
-    # the other protocols' small fits run whole on every process (the same numbers everywhere)
-    device = distributed.init_distributed(resolve_device(cfg.run.device))
-    train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
-    if "uncertainty" in protocols and ood_classes:  # before any feature is extracted
+    return ood_classes, ood_source
+
+
+def check_against_data(cfg, protocols, train, val, classes, ood_classes, ood_source):
+    """The checks that need the data, before any feature is extracted; the single-shot classes."""
+    if "uncertainty" in protocols and ood_classes:
         check_ood_classes(ood_classes, train.labels, val.labels, max(train.num_classes, val.num_classes), ood_source)
     if "single-shot" in protocols:  # no camera metadata: refused before anything trains
         single_shot_parts(train)
     if classes is None:
         classes = list(cfg.linear.classes) or None
-    if "single-shot" in protocols and classes is not None:  # before anything trains
+    if "single-shot" in protocols and classes is not None:
         check_kept_classes(classes, train, val)
     for message in knn_k_warnings(cfg.linear.knn_k, len(train)) if "knn" in protocols else ():
-        warnings.warn(message, stacklevel=2)
-    model = model.to(device)
-    encoder = model.encoder if _is_method(model) else model
-    results = {}
-    cached = []
+        warnings.warn(message, stacklevel=3)
+    return classes
 
-    def features():
+
+@dataclass
+class ProtocolRun:
+    """What every protocol of one evaluation reads; the centre-crop features extracted once."""
+
+    cfg: Config
+    model: torch.nn.Module
+    train: object
+    val: object
+    device: torch.device
+    progress: bool
+    classes: list | None
+    ood_classes: list | None
+    ood_source: str
+    cached: list = field(default_factory=list)
+
+    @property
+    def encoder(self):
+        return self.model.encoder if _is_method(self.model) else self.model
+
+    def features(self):
         """(train_x, train_y, val_x, val_y) of the centre crops, extracted on first use only."""
-        if not cached:
-            transform = build_transform(cfg.data, train=False, eval_ratio=cfg.linear.eval_ratio)
-            kw = dict(batch_size=256, device=device, amp=cfg.run.amp)
-            cached.extend((*extract_features(encoder, train, transform, **kw),
-                           *extract_features(encoder, val, transform, **kw)))
-        return cached
+        if not self.cached:
+            transform = build_transform(self.cfg.data, train=False, eval_ratio=self.cfg.linear.eval_ratio)
+            kw = dict(batch_size=256, device=self.device, amp=self.cfg.run.amp)
+            self.cached.extend((*extract_features(self.encoder, self.train, transform, **kw),
+                                *extract_features(self.encoder, self.val, transform, **kw)))
+        return self.cached
 
-    if "knn" in protocols:
-        start = time.perf_counter()  # the first protocol to use the features counts their extraction
-        train_x, train_y, val_x, val_y = features()
-        num_classes = max(train.num_classes, val.num_classes)
-        for k in cfg.linear.knn_k:
-            acc = knn_accuracy(train_x, train_y, val_x, val_y, k=k, num_classes=num_classes,
-                               temperature=cfg.linear.knn_temperature)
-            results[f"knn_k{k}"] = {**acc, "k": k, "weighted": k > 1}
-        results["knn_seconds"] = round(time.perf_counter() - start, 2)
-    if "diagnostics" in protocols:
-        start = time.perf_counter()
-        train_x, train_y, val_x, val_y = features()
-        augment = build_transform(cfg.data, train=True)  # the pretraining views' augmentation
-        view1, view2 = two_view_features(encoder, val, augment, device=device, amp=cfg.run.amp,
-                                         seed=cfg.linear.seed)
-        results["diagnostics"] = {**representation_diagnostics(train_x, train_y, val_x, val_y, view1, view2,
-                                                               seed=cfg.linear.seed),
-                                  "representation": "encoder features", "augment": cfg.data.augment}
-        results["diagnostics_seconds"] = round(time.perf_counter() - start, 2)
-    if "linear" in protocols:
-        start = time.perf_counter()
-        results["linear"] = linear_probe(encoder, train, val, cfg.data, cfg.linear, device=device,
-                                         amp=cfg.run.amp, progress=progress)
-        results["linear_seconds"] = round(time.perf_counter() - start, 2)
-    if "single-shot" in protocols:
-        start = time.perf_counter()
-        results["single-shot"] = single_shot(cfg, model, train, val, classes=classes, device=device,
-                                             amp=cfg.run.amp, progress=progress)
-        results["single-shot_seconds"] = round(time.perf_counter() - start, 2)
-    if "disentangle" in protocols:
-        start = time.perf_counter()
-        results["disentangle"] = disentangle(cfg, model, train, val, device=device, amp=cfg.run.amp)
-        results["disentangle_seconds"] = round(time.perf_counter() - start, 2)
-    if "uncertainty" in protocols:
-        start = time.perf_counter()
-        train_x, train_y, val_x, val_y = features()
-        transform = build_transform(cfg.data, train=False, eval_ratio=cfg.linear.eval_ratio)
-        results["uncertainty"] = {
-            **uncertainty_study(model, train_x, train_y, val_x, val_y, val, transform,
-                                num_samples=cfg.vcl.eval_samples, seed=cfg.linear.seed,
-                                ood_classes=list(ood_classes or ()),
-                                pretraining_excluded=list(cfg.data.exclude_classes), ood_source=ood_source,
-                                num_classes=max(train.num_classes, val.num_classes), device=device,
-                                amp=cfg.run.amp),
-            "representation": "posterior q(z | x) of the centre crop; probe on encoder features"}
-        results["uncertainty_seconds"] = round(time.perf_counter() - start, 2)
+
+def run_knn(run: ProtocolRun) -> dict:
+    train_x, train_y, val_x, val_y = run.features()
+    num_classes = max(run.train.num_classes, run.val.num_classes)
+    results = {}
+    for k in run.cfg.linear.knn_k:
+        acc = knn_accuracy(train_x, train_y, val_x, val_y, k=k, num_classes=num_classes,
+                           temperature=run.cfg.linear.knn_temperature)
+        results[f"knn_k{k}"] = {**acc, "k": k, "weighted": k > 1}
     return results
+
+
+def run_diagnostics(run: ProtocolRun) -> dict:
+    cfg = run.cfg
+    train_x, train_y, val_x, val_y = run.features()
+    augment = build_transform(cfg.data, train=True)  # the pretraining views' augmentation
+    view1, view2 = two_view_features(run.encoder, run.val, augment, device=run.device, amp=cfg.run.amp,
+                                     seed=cfg.linear.seed)
+    return {"diagnostics": {**representation_diagnostics(train_x, train_y, val_x, val_y, view1, view2,
+                                                         seed=cfg.linear.seed),
+                            "representation": "encoder features", "augment": cfg.data.augment}}
+
+
+def run_linear(run: ProtocolRun) -> dict:
+    return {"linear": linear_probe(run.encoder, run.train, run.val, run.cfg.data, run.cfg.linear,
+                                   device=run.device, amp=run.cfg.run.amp, progress=run.progress)}
+
+
+def run_single_shot(run: ProtocolRun) -> dict:
+    return {"single-shot": single_shot(run.cfg, run.model, run.train, run.val, classes=run.classes,
+                                       device=run.device, amp=run.cfg.run.amp, progress=run.progress)}
+
+
+def run_disentangle(run: ProtocolRun) -> dict:
+    return {"disentangle": disentangle(run.cfg, run.model, run.train, run.val, device=run.device,
+                                       amp=run.cfg.run.amp)}
+
+
+def run_uncertainty(run: ProtocolRun) -> dict:
+    cfg, train, val = run.cfg, run.train, run.val
+    train_x, train_y, val_x, val_y = run.features()
+    transform = build_transform(cfg.data, train=False, eval_ratio=cfg.linear.eval_ratio)
+    study = uncertainty_study(run.model, train_x, train_y, val_x, val_y, val, transform,
+                              num_samples=cfg.vcl.eval_samples, seed=cfg.linear.seed,
+                              ood_classes=list(run.ood_classes or ()),
+                              pretraining_excluded=list(cfg.data.exclude_classes), ood_source=run.ood_source,
+                              num_classes=max(train.num_classes, val.num_classes), device=run.device,
+                              amp=cfg.run.amp)
+    return {"uncertainty": {**study, "representation": "posterior q(z | x) of the centre crop; "
+                                                       "probe on encoder features"}}
+
+
+# in the order they run (kNN first: the protocol that extracts the features counts their time)
+RUNNERS = {"knn": run_knn, "diagnostics": run_diagnostics, "linear": run_linear,
+           "single-shot": run_single_shot, "disentangle": run_disentangle, "uncertainty": run_uncertainty}
 
 
 @torch.no_grad()

@@ -57,6 +57,7 @@ from ..common.device import apply_run_settings
 from ..common.io import atomic_write_json
 from ..engine.config import ConfigError
 from ..engine.finetune import FineTuner
+from ..methods.auxiliary import section_of
 from ..methods.gcl import build_graph_contrast, require_graphs
 from ..methods.supcon import SupervisedContrast
 from .graph_distances import graph_class_distances, predict_with_graphs
@@ -175,9 +176,10 @@ def run_one(cfg, make_encoder, train_data, val_data, run_dir: Path, fraction: fl
     subset = train_data.subset(index)
     start = time.perf_counter()
     encoder = make_encoder(seed)
-    aux_losses = [build_graph_contrast(cfg.gcl, encoder, subset, seed=seed)] if gcl else []
-    if cfg.supcon.enabled:  # SupCon / VSupCon (VCL) next to cross-entropy
-        aux_losses.append(SupervisedContrast(cfg.supcon, encoder.feature_dim, seed=seed))
+    aux_losses = [build_graph_contrast(section_of(cfg, "gcl"), encoder, subset, seed=seed)] if gcl else []
+    supcon = section_of(cfg, "supcon")
+    if supcon.enabled:  # SupCon / VSupCon (VCL) next to cross-entropy
+        aux_losses.append(SupervisedContrast(supcon, encoder.feature_dim, seed=seed))
     if graph_distances:
         require_graphs(encoder, "--graph-distances")
     tuner = FineTuner(cfg, encoder, subset, val_data, run_dir=run_dir, aux_losses=aux_losses,

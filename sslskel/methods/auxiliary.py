@@ -40,6 +40,13 @@ def auxiliary_settings(section: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def section_of(cfg, section: str):
+    """`cfg.<section>`, or the loss's defaults where the config has no such section (a
+    pretraining config given to the supervised stage's functions directly)."""
+    found = getattr(cfg, section, None)
+    return found if found is not None else auxiliary_settings(section)()
+
+
 class AuxiliaryLoss(nn.Module):
     name = ""
     needs = "features"  # "features" (encoder output, (N, D)) | "graphs" (encoder(..., return_graphs=True))

@@ -3,9 +3,9 @@ import pickle
 import numpy as np
 import pytest
 
+from sslskel.data.agcn_preprocess import pre_normalize
 from sslskel.data.errors import DataFormatError
 from sslskel.data.ntu_raw import read_ntu_raw, write_ntu_skeleton
-from sslskel.data.prenorm import pre_normalize
 from sslskel.data.prepare import main, prepare_ntu, write_cmd_layout
 from sslskel.data.readers import load_split
 from sslskel.data.splits import ntu_split_mask

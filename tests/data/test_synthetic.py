@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from sslskel.data import synthetic as S
+from sslskel.data.agcn_preprocess import pre_normalize
 from sslskel.data.container import ntu_meta_from_names
 from sslskel.data.layouts import NTU25
 from sslskel.data.ntu_raw import parse_skeleton_file
 from sslskel.data.pairs import cross_view_partners
-from sslskel.data.prenorm import pre_normalize
 from sslskel.data.splits import NTU60_XSUB_TRAIN_SUBJECTS
 from sslskel.data.synthetic import cache as synthetic_cache
 from sslskel.data.synthetic import generator as synthetic_generator

@@ -36,7 +36,7 @@ the NTU60 training subjects (1 2 4 5 8 9 13 14 15 16 17 18 19 of 1-20: 13 train 
 `xview` on cameras 2 and 3.
 
 The cache (`ensure_synthetic`) is the CMD / HaLP layout (docs/methods.md, File formats) after the same
-pre-normalisation users' CMD files went through (`sslskel.data.prenorm.pre_normalize`):
+pre-normalisation users' CMD files went through (`sslskel.data.agcn_preprocess.pre_normalize`):
 `<cache>/synthetic-<config hash>/<benchmark>/{train,val}_data_joint.npy` float32
 (N, 3, max_frames, 25, 2), `{train,val}_num_frame.npy`, `{train,val}_label.pkl`.
 Cache root: `$SSLSKEL_CACHE`, else `~/.cache/sslskel`. Each benchmark directory is written to

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..agcn_preprocess import pre_normalize
 from ..container import SkeletonData
 from ..files import temp_dir_beside
 from ..ntu_raw import write_ntu_skeleton
-from ..prenorm import pre_normalize
 from ..prepare import write_cmd_layout
 from ..splits import ntu_split_mask
 from .generator import SyntheticConfig, generate

@@ -1,4 +1,6 @@
-"""The 2s-AGCN "pre-normalisation" used to make the CMD / HaLP data (docs/methods.md, Normalisation).
+"""The 2s-AGCN "pre-normalisation" used to make the CMD / HaLP data (docs/methods.md, Normalisation):
+the reference the converter and the synthetic cache use. Not the `data.normalize: prenorm` mode,
+which is `sslskel.data.normalize`'s per-sequence variant of it.
 
 Steps, on a (N, C=3, T, V, M) array, vectorised over samples and bodies:
 1. Pad null frames by repetition, per body: if the body's first frame is empty, its

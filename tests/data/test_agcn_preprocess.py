@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sslskel.data.prenorm import pad_null_frames, pre_normalize, rotation_to
+from sslskel.data.agcn_preprocess import pad_null_frames, pre_normalize, rotation_to
 
 
 def reference_pad(s):
