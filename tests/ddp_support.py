@@ -91,7 +91,7 @@ def _save_method_state(run_dir, rank, out) -> None:
 def method_state_worker(rank: int, data_dir, out_dir, extra, out: Path) -> None:
     """Train with the engine, then save this process's own buffers and weights (not rank 0's)."""
     from sslskel.engine.pretrain import load_splits
-    from sslskel.engine.trainer import PretrainTrainer
+    from sslskel.engine.pretrain_trainer import PretrainTrainer
     from sslskel.methods import build_method
     from sslskel.common.checkpoint import seed_everything
 
