@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from common import median, system_info  # noqa: E402
 from sslskel.common.device import cpu_has_native_bf16  # noqa: E402
 from sslskel.engine.config import load_config  # noqa: E402
-from sslskel.engine.loop import train_epoch  # noqa: E402
+from sslskel.engine.loop import LoopSettings, train_epoch  # noqa: E402
 from sslskel.engine.pretrain import build_trainer  # noqa: E402
 from sslskel.methods.base import Progress  # noqa: E402
 
@@ -39,10 +39,11 @@ METHODS = ("moco", "halp", "simclr", "vmoco", "vsimclr", "cvmim")
 
 def chunk_seconds(trainer, batches: list, amp: str, epoch: int) -> float:
     start = time.perf_counter()
+    loop = LoopSettings(device=trainer.device, amp=amp, progress=False,
+                        after_backward=trainer.parallel_step.after_backward,
+                        after_step=trainer.method.after_optimizer_step)
     train_epoch(batches, lambda batch, step: trainer.parallel_step(batch, Progress(epoch, step)),
-                trainer.optimizers, epoch=epoch, step=trainer.step, device=trainer.device, amp=amp,
-                after_backward=trainer.parallel_step.after_backward, progress=False,
-                after_step=trainer.method.after_optimizer_step)
+                trainer.optimizers, loop, epoch=epoch, step=trainer.step)
     trainer.step += len(batches)
     return time.perf_counter() - start
 

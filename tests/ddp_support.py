@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
+from sslskel import distributed
+from sslskel.methods.auxiliary import AuxiliaryLoss
 from support import TINY_OVERRIDES, make_tiny_clips
 
 
@@ -91,7 +93,7 @@ def _save_method_state(run_dir, rank, out) -> None:
 def method_state_worker(rank: int, data_dir, out_dir, extra, out: Path) -> None:
     """Train with the engine, then save this process's own buffers and weights (not rank 0's)."""
     from sslskel.engine.pretrain import load_splits
-    from sslskel.engine.trainer import PretrainTrainer
+    from sslskel.engine.pretrain_trainer import PretrainTrainer
     from sslskel.methods import build_method
     from sslskel.common.checkpoint import seed_everything
 
@@ -160,6 +162,35 @@ def finetune_worker(rank: int, data_dir, out_dir, extra, supcon: str, out: Path)
                              encoder.feature_dim, seed=0)
     result = finetune(cfg, encoder, train, val, aux_losses=[aux], progress=False, seed=0)
     (Path(out) / f"finetune_rank{rank}.json").write_text(json.dumps(result["history"]))
+
+
+def finetune_resume_worker(rank: int, data_dir, run_dir, extra, resume: bool, out: Path) -> None:
+    """Fine-tune a fresh GRU with `RankNoise` into run_dir (or resume it); this process's
+    history and weights to out/tune_rank{r}.pt."""
+    from sslskel.data.build import load_data
+    from sslskel.engine.finetune import finetune
+    from sslskel.methods.base import build_method_encoder
+
+    cfg = ddp_config(data_dir, Path(run_dir).parent, *extra)
+    train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    torch.manual_seed(0)
+    encoder = build_method_encoder(cfg, train.shape[0], train.shape[3])
+    result = finetune(cfg, encoder, train, val.subset(range(8)), run_dir=run_dir, aux_losses=[RankNoise()],
+                      progress=False, seed=0, resume=resume)
+    weights = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
+    torch.save({"history": result["history"], "encoder": weights}, Path(out) / f"tune_rank{rank}.pt")
+
+
+class RankNoise(AuxiliaryLoss):
+    """An auxiliary loss that draws rank + 1 rows from this process's global RNG each step:
+    the processes' RNG states drift apart, so only a resume that gives every process its own
+    state back continues the run exactly."""
+
+    name = "rank_noise"
+
+    def forward(self, inputs, labels, sample_index, num_persons=1):
+        noise = torch.rand(distributed.rank() + 1, inputs.shape[1], device=inputs.device)[-1]
+        return {"loss_rank_noise": (inputs * noise).mean().abs()}
 
 
 def gcl_worker(rank: int, data_dir, out_dir, extra, out: Path) -> None:

@@ -18,12 +18,14 @@ its refinement graphs when they ask for them (the encoder is then called with
 generators) the checkpoint. Evaluation puts everything in eval mode and never calls them, so
 their state and the inference cost are untouched by testing. Each term is logged by name.
 
-Reproducibility and resume: the learning rate is a pure function of the epoch, the data
-order and augmentations are seeded by (seed, epoch, index), auxiliary state lives in the
-modules' state_dicts, and with a `run_dir` a checkpoint (encoder, classifier, auxiliary
-modules, optimiser, epoch, step, history, RNG states) is written atomically after every
-epoch, so `finetune(..., resume=True)` continues bit-for-bit where the run stopped. The
-epoch itself is `sslskel.engine.loop.train_epoch`, shared with pretraining and the probe.
+Reproducibility and resume: `FineTuner` is a `Trainer` (`sslskel.engine.trainer`), like
+pretraining: with a `run_dir` the checkpoint (encoder, classifier, auxiliary modules,
+optimiser, epoch, step, history, every process's RNG state; `kind: finetune`) is written
+atomically after every epoch as checkpoints/last.pt, and every `run.checkpoint_every` epochs
+as epoch_NNNN.pt, so `finetune(..., resume=True)` continues bit-for-bit where the run
+stopped, from the newest periodic checkpoint that loads when last.pt cannot be read. The
+learning rate is a pure function of the epoch, the data order and augmentations are seeded
+by (seed, epoch, index), auxiliary state lives in the modules' state_dicts.
 
 Choices (not fixed by the papers): the classifier is PyTorch's default nn.Linear init
 (CTR-GCN's fc is N(0, sqrt(2 / classes)); CMD's semi-supervised script re-initialises its fc
@@ -58,30 +60,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import distributed
-from ..common.checkpoint import (
-    FORMAT_VERSION,
-    capture_rng_state,
-    load_checkpoint,
-    load_weights,
-    require_keys,
-    restore_rng_state,
-    save_checkpoint,
-)
-from ..common.device import resolve_device
+from ..common.checkpoint import load_weights
 from ..common.features import extract_features
-from ..common.io import atomic_write_text, remove_orphan_temporaries
+from ..common.io import atomic_write_text
 from ..common.knn import topk_accuracy
-from ..common.run_lock import run_lock
 from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader
-from ..errors import CheckpointError, UserError
+from ..errors import CheckpointError
 from ..methods.auxiliary import AuxiliaryLoss
-from .config import to_dict
-from .diverged import diverged
-from .loop import train_epoch
+from .loop import LoopSettings
 from .optim import GroupOptimizers
-from .parallel import ParallelStep, prepare_for_processes
-from .run_log import RunLogger, truncate_metrics
+from .parallel import prepare_for_processes
+from .trainer import Trainer, process_device
 
 
 def top_k(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -91,18 +81,22 @@ def top_k(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return out
 
 
-class FineTuner:
+class FineTuner(Trainer):
     """State of one fine-tuning run; `finetune` below is the function to call."""
+
+    kind = "finetune"
+    label = "fine-tuning"
+    required_keys = ("encoder", "classifier", "aux", "optimizers", "epoch", "step", "history", "rng")
 
     def __init__(self, cfg, encoder: nn.Module, train_data, val_data, run_dir=None,
                  aux_losses: list[AuxiliaryLoss] = (), progress: bool = True,
                  log_prefix: str = "finetune", seed: int | None = None):
-        self.cfg, self.ft, self.optim_cfg = cfg, cfg.finetune, cfg.finetune.optim
+        self.ft, self.optim_cfg = cfg.finetune, cfg.finetune.optim
         resolve_layout(cfg.data, train_data)
-        self.seed = cfg.run.seed if seed is None else seed
-        self.device = distributed.init_distributed(resolve_device(cfg.run.device))
-        self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.progress, self.prefix = progress, log_prefix
+        loop = LoopSettings(process_device(cfg.run.device), amp=cfg.run.amp, progress=progress, prefix=log_prefix)
+        super().__init__(cfg, run_dir, loop, epochs=self.optim_cfg.epochs, epochs_key="finetune.optim.epochs",
+                         seed=cfg.run.seed if seed is None else seed, name=log_prefix)
+        self.prefix = log_prefix
         self.train_data, self.val_data = train_data, val_data
         names = [aux.name for aux in aux_losses]
         if len(set(names)) != len(names):
@@ -121,37 +115,23 @@ class FineTuner:
         distributed.local_batch_size(self.optim_cfg.batch_size, "finetune.optim.batch_size")
         self.loader = make_loader(train_set, self.optim_cfg.batch_size, shuffle=True, seed=self.seed,
                                   num_workers=cfg.data.num_workers, device=self.device, distributed=True)
-        # under torchrun the step runs as DistributedDataParallel's forward
-        self.parallel_step = ParallelStep(
+        self.parallel_step = self.parallel(
             nn.ModuleDict({"encoder": self.encoder, "classifier": self.classifier, "aux": self.aux_losses}),
-            self.losses, self.device)
+            self.losses)
         self.val_transform = build_transform(cfg.data, train=False, eval_ratio=self.ft.eval_ratio)
         # for graph-distance predictions (one process): the batches evaluate() uses
         self.val_loader = make_loader(SkeletonDataset(val_data, self.val_transform), self.optim_cfg.batch_size * 4,
                                       shuffle=False, num_workers=cfg.data.num_workers, device=self.device)
         self.num_persons = train_data.shape[3]
-        self.epoch, self.step, self.history = 0, 0, []
+        self.history: list[dict] = []
 
-    # -- checkpoints ------------------------------------------------------------------------
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.run_dir / "checkpoints" / "last.pt"
-
-    def state(self) -> dict:
-        return {"version": FORMAT_VERSION, "kind": "finetune", "encoder": self.encoder.state_dict(),
-                "classifier": self.classifier.state_dict(),
+    # -- the checkpoint ---------------------------------------------------------------------
+    def checkpoint_parts(self) -> dict:
+        return {"encoder": self.encoder.state_dict(), "classifier": self.classifier.state_dict(),
                 "aux": {aux.name: aux.state_dict() for aux in self.aux_losses},
-                "optimizers": self.optimizers.state_dict(), "epoch": self.epoch, "step": self.step,
-                "history": self.history, "seed": self.seed, "rng": capture_rng_state(),
-                "config": to_dict(self.cfg)}
+                "history": self.history, "seed": self.seed}
 
-    def load(self, path: Path) -> None:
-        state = load_checkpoint(path, map_location=self.device)
-        if state.get("kind") != "finetune":
-            raise CheckpointError(path, "kind", "a fine-tuning checkpoint ('kind: finetune')",
-                                  f"{state.get('kind', 'a pretraining checkpoint')!r}")
-        require_keys(state, path, ("encoder", "classifier", "aux", "optimizers", "epoch", "step",
-                                   "history", "rng"), "fine-tuning")
+    def load_parts(self, state: dict, path: Path) -> None:
         saved, ours = sorted(state["aux"]), sorted(aux.name for aux in self.aux_losses)
         if saved != ours:
             raise CheckpointError(path, "aux", f"the auxiliary losses of this run ({ours or 'none'})",
@@ -160,20 +140,9 @@ class FineTuner:
         load_weights(self.classifier, state["classifier"], path, "classifier")
         for aux in self.aux_losses:
             load_weights(aux, state["aux"][aux.name], path, f"aux.{aux.name}")
-        self.optimizers.load_state_dict(state["optimizers"], source=str(path))
-        self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
-        restore_rng_state(state["rng"])
-        truncate_metrics(self.run_dir, self.step)
+        self.history = list(state["history"])
 
-    def last_good(self) -> str:
-        """For the non-finite-loss error: the checkpoint on disk, if there is one."""
-        if self.run_dir is None:
-            return "no checkpoint is kept without a run directory"
-        if not self.history:
-            return "no checkpoint was written yet"
-        return f"last good checkpoint: {self.checkpoint_path} (epoch {self.epoch})"
-
-    # -- training ---------------------------------------------------------------------------
+    # -- one epoch --------------------------------------------------------------------------
     def losses(self, batch) -> dict[str, torch.Tensor]:
         """{"loss": the total, "loss_ce": cross-entropy, and every auxiliary term by name}."""
         x, lengths = batch.views[0], batch.lengths[:, 0]
@@ -190,7 +159,9 @@ class FineTuner:
             loss = loss + sum(out.values())
         return {"loss": loss, **terms}
 
-    def train_epoch(self) -> tuple[dict[str, float], float]:
+    def run_epoch(self) -> dict:
+        """Train one epoch: {"lr", the epoch's mean losses, "train_seconds"}."""
+        lr = self.optimizers.set_epoch(self.epoch)["main"]
         for module in (self.encoder, self.classifier, self.aux_losses):
             module.train()
 
@@ -198,12 +169,14 @@ class FineTuner:
             terms = self.parallel_step(batch)
             return {"main": terms.pop("loss")}, terms
 
-        result = train_epoch(self.loader, step_fn, self.optimizers, epoch=self.epoch, step=self.step,
-                             device=self.device, amp=self.cfg.run.amp, progress=self.progress,
-                             desc=f"{self.prefix} epoch {self.epoch + 1}/{self.optim_cfg.epochs}",
-                             prefix=self.prefix, failure_hint=self.last_good())
-        self.step = result.steps
-        return result.means, result.seconds
+        result = self.run_loader(self.loader, step_fn)
+        return {"lr": lr, **result.means, "train_seconds": round(result.seconds, 4)}
+
+    def after_epoch(self, record: dict) -> None:
+        """Evaluate on the val split; the epoch's record joins the history and the log."""
+        record = {"epoch": self.epoch, **record, **self.evaluate()}
+        self.history.append(record)
+        self.log({f"{self.prefix}/{k}": v for k, v in record.items() if k != "epoch"}, epoch=self.epoch)
 
     def evaluate(self) -> dict[str, float]:
         """Top-1 / top-5 on the val split (under torchrun: sharded over the processes)."""
@@ -213,59 +186,15 @@ class FineTuner:
                                           head=self.classifier)
         return top_k(scores, labels)
 
-    def announce_setup(self, logger) -> None:
+    def before_training(self) -> None:
         """Print (and keep in the run directory) what the auxiliary losses adapted to the data."""
         for aux in self.aux_losses:
             if aux.setup_message and self.epoch == 0:
                 print(f"{self.prefix}: {aux.setup_message}")
-                if logger is not None:
+                if self.run_dir is not None:
                     atomic_write_text(self.run_dir / f"{aux.name}_setup.txt", aux.setup_message + "\n")
 
-    def fit(self, resume: bool = False) -> dict:
-        """Train to finetune.optim.epochs (`resume`: from run_dir's checkpoint), writing the run
-        directory under its lock (`run_lock`): a second writer of it is refused."""
-        if self.run_dir is None:
-            if resume:
-                raise ValueError("resume needs the run_dir holding checkpoints/last.pt")
-            return self.train_epochs(None)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with run_lock(self.run_dir):
-            if distributed.is_main():  # temporary files a killed write left behind (none is live now)
-                remove_orphan_temporaries(self.run_dir, self.checkpoint_path.parent)
-            if resume:
-                self.load(self.checkpoint_path)
-                if self.epoch > self.optim_cfg.epochs:
-                    raise UserError(self.run_dir, "finetune.optim.epochs", f"at least {self.epoch}, the epochs "
-                                    f"{self.checkpoint_path} holds (a resume cannot shorten a run)",
-                                    str(self.optim_cfg.epochs))
-            with RunLogger(self.run_dir, enabled=distributed.is_main()) as logger:
-                return self.train_epochs(logger)
-
-    def train_epochs(self, logger: RunLogger | None) -> dict:
-        self.announce_setup(logger)
-        try:
-            while self.epoch < self.optim_cfg.epochs:
-                lr = self.optimizers.set_epoch(self.epoch)["main"]
-                train, train_seconds = self.train_epoch()
-                acc = self.evaluate()
-                self.epoch += 1
-                record = {"epoch": self.epoch, "lr": lr, **train,
-                          "train_seconds": round(train_seconds, 4), **acc}
-                self.history.append(record)
-                if logger is not None:
-                    logger.log({f"{self.prefix}/{k}": v for k, v in record.items() if k != "epoch"},
-                               step=self.step, epoch=self.epoch)
-                    save_checkpoint(self.checkpoint_path, self.state())
-        except KeyboardInterrupt:
-            if self.run_dir is not None:
-                print(f"\ninterrupted: {self.checkpoint_path} holds epoch {self.epoch}" if self.history
-                      else "\ninterrupted: no checkpoint was written yet (the first epoch did not finish)")
-            raise
-        except FloatingPointError as error:
-            raise diverged(error, self.run_dir) from None
-        return self.summary()
-
-    def summary(self) -> dict:
+    def result(self) -> dict:
         if not self.history:
             raise ValueError(f"{self.prefix}: finetune.optim.epochs={self.optim_cfg.epochs}: nothing was trained")
         best = max(self.history, key=lambda h: h["top1"])  # first epoch among equals
@@ -289,7 +218,8 @@ def finetune(cfg, encoder: nn.Module, train_data, val_data, run_dir=None,
     num_train, train_seconds, aux_losses, setup_messages, history); `encoder` itself holds the
     trained weights afterwards (use `FineTuner` directly to keep the classifier too). `seed`
     (default cfg.run.seed) sets the classifier init, the data order and the augmentations;
-    `resume` continues from `run_dir`/checkpoints/last.pt.
+    `resume` continues from `run_dir`'s checkpoint (last.pt, or the newest epoch_NNNN.pt
+    that loads).
     """
     tuner = FineTuner(cfg, encoder, train_data, val_data, run_dir=run_dir, aux_losses=aux_losses,
                       progress=progress, log_prefix=log_prefix, seed=seed)

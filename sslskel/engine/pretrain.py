@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from pathlib import Path
 
@@ -27,17 +26,17 @@ import numpy as np
 from .. import distributed
 from ..common.checkpoint import seed_everything
 from ..common.device import apply_run_settings, resolve_device
-from ..common.io import atomic_write_json, remove_orphan_temporaries, require_writable_dir
+from ..common.io import atomic_write_json, require_writable_dir
 from ..common.run_lock import run_lock
 from ..data.build import load_data
 from ..data.checks import check_held_out_classes, check_training_clips
 from ..methods import build_method, method_class
 from .config import save_config, to_dict
-from .diverged import diverged
 from .memory import check_run_memory
+from .pretrain_trainer import PretrainTrainer
 from .resume import ResumePlan, finished_summary, plan_resume
 from .startup_warnings import warn_schedule
-from .trainer import PretrainTrainer, process_seed
+from .trainer import process_seed
 
 
 def new_run_dir(out_dir: str | Path, method: str) -> Path:
@@ -109,19 +108,12 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
             held.enter_context(run_lock(plan.run_dir))  # a second writer is refused before any loading
             run_dir = plan.run_dir
         trainer = build_trainer(cfg, run_dir)
-        made = plan is None and run_dir is None
         if plan is None:
             seed_everything(process_seed(cfg.run.seed, distributed.rank()))  # dropout etc. differ per process
-            trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method) if made else Path(run_dir)
-            trainer.run_dir.mkdir(parents=True, exist_ok=True)
-            held.enter_context(run_lock(trainer.run_dir))
-        try:
+            trainer.discard_unsaved_run_dir = run_dir is None
+            trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method) if run_dir is None else Path(run_dir)
+        with trainer.writing(lock=plan is None):  # a resume holds the lock already
             return trainer.run_dir, train_locked(cfg, trainer, plan)
-        except FloatingPointError as error:
-            if made and trainer.saved is None and distributed.is_main():  # nothing in it worth keeping
-                shutil.rmtree(trainer.run_dir, ignore_errors=True)
-                error = FloatingPointError(f"{error}; the new run directory was removed")
-            raise diverged(error, trainer.run_dir) from None
 
 
 def build_trainer(cfg, run_dir: Path | None) -> PretrainTrainer:
@@ -140,11 +132,8 @@ def build_trainer(cfg, run_dir: Path | None) -> PretrainTrainer:
 
 
 def train_locked(cfg, trainer: PretrainTrainer, plan: ResumePlan | None) -> dict:
-    """The writes, holding the run's lock: orphans of killed writes removed (none can be a live
-    writer's now), the checkpoint loaded (read again if it changed since the plan), config.yaml,
-    the epochs, summary.json."""
-    if distributed.is_main():
-        remove_orphan_temporaries(trainer.run_dir, trainer.checkpoint_dir)
+    """The writes, holding the run for writing (`Trainer.writing`): the checkpoint loaded (read
+    again if it changed since the plan), config.yaml, the epochs, summary.json."""
     if plan is not None:
         plan = plan.reread_if_changed(to_dict(cfg), cfg.optim.epochs)
         if plan.epochs_done == cfg.optim.epochs:  # another process finished it meanwhile

@@ -1,71 +1,84 @@
-"""The pretraining loop: epochs of steps, logging, online kNN, checkpoints, exact resume.
+"""One run's lifecycle, shared by pretraining, fine-tuning and the linear probe.
 
-The method's parameter groups each get an optimiser and a schedule (`GroupOptimizers`);
-the epoch itself is `sslskel.engine.loop.train_epoch`, the loop fine-tuning and the linear
-probe use too.
+A `Trainer` subclass says what its state is and what one epoch does:
 
-What makes a resume exact: the learning rate is a pure function of the epoch; the data
-order and augmentations are seeded by (seed, epoch, index); the method keeps its queues and
-counters in buffers; and the checkpoint written at the end of every epoch holds the model,
-every group's optimiser, the epoch / step counters and every RNG state.
+    kind, label, required_keys    the checkpoint's `kind` (pretraining checkpoints have none),
+                                  what it is called in errors, the keys a checkpoint must hold
+    checkpoint_parts()            {key: value} of its modules and plain values
+    load_parts(state, path)       the reverse, checking what it reads
+    run_epoch() -> dict           one epoch, trained through `run_loader`
+    after_epoch(record)           what follows once `epoch` counts it (online kNN, val accuracy)
+    result() -> dict              what `fit` returns
 
-Resuming (`resume`) loads `checkpoints/last.pt`; if that file is missing or cannot be read
-(truncated, say) it warns and takes the newest periodic `epoch_NNNN.pt` that loads
-(`sslskel.engine.resume`, which also decides what a resume may change). A checkpoint whose
-weights do not fit the config (an override that changes the model) is a CheckpointError
-naming the first key that differs.
+The base owns the rest, the same for every kind of run:
 
-Example (see pretrain/run.py for the full set-up):
-    trainer = PretrainTrainer(cfg, method, train_data, run_dir, knn_data=(train, val))
-    trainer.fit()             # or trainer.fit(resume=True)
+* with a `run_dir`: the run's lock (`run_lock`, one writer) and the removal of temporaries a
+  killed write left; `metrics.jsonl` / TensorBoard (`RunLogger`); after every epoch the
+  checkpoint `checkpoints/last.pt`, plus `epoch_NNNN.pt` every `run.checkpoint_every`
+  epochs, written atomically by rank 0 while every process waits (`save`);
+* `resume`: last.pt, or when it is missing or unreadable the newest periodic checkpoint that
+  loads (`sslskel.engine.resume.find_resume_checkpoint`, with a warning); each process gets
+  back its own RNG state (`restore_process_rng`), so a resume under torchrun is exact too;
+* Ctrl-C prints which checkpoint holds which epoch; a non-finite loss is one error naming
+  the last good checkpoint (`sslskel.engine.diverged`);
+* under torchrun: the device of this process and the step through DDP (`parallel`).
+
+Without a `run_dir` the trainer keeps everything in memory (the linear probe; a fine-tune
+nobody will resume): nothing is written, and nothing can be resumed.
+
+What makes a resume exact: the learning rate is a pure function of the epoch; the data order
+and augmentations are seeded by (seed, epoch, index); modules keep their queues, banks and
+counters in buffers; and the checkpoint holds the weights, every optimiser, the epoch / step
+counters and every process's RNG state.
+
+Example (a subclass: `sslskel.engine.finetune.FineTuner`; the smallest is the probe's,
+`sslskel.eval.linear.LinearProbe`):
+    tuner = FineTuner(cfg, encoder, train, val, run_dir="runs/tune")
+    tuner.fit()                # runs/tune/checkpoints/last.pt after every epoch
+    tuner.fit(resume=True)     # continues from it (or from the newest epoch_NNNN.pt that loads)
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .. import distributed
 from ..common.checkpoint import (
     FORMAT_VERSION,
     capture_rng_state,
     load_checkpoint,
-    load_weights,
     require_keys,
     restore_rng_state,
     save_checkpoint,
     seed_everything,
 )
 from ..common.device import resolve_device
-from ..common.features import extract_features
-from ..common.knn import knn_accuracy
-from ..data.build import build_transform, resolve_layout
-from ..data.container import SkeletonData
-from ..data.dataset import SkeletonDataset, make_loader
-from ..errors import CheckpointError
-from ..methods.base import Progress
+from ..common.io import remove_orphan_temporaries
+from ..common.run_lock import run_lock
+from ..errors import CheckpointError, UserError
 from .config import to_dict
-from .loop import train_epoch
-from .optim import GroupOptimizers
-from .parallel import ParallelStep, prepare_for_processes
-from .resume import find_resume_checkpoint
+from .diverged import TrainingDivergedError, diverged
+from .loop import EpochResult, LoopSettings, StepFn, train_epoch
+from .parallel import ParallelStep
+from .resume import find_resume_checkpoint, periodic_checkpoints
 from .run_log import RunLogger, truncate_metrics
 
 
-def method_parameter_groups(method) -> dict[str, list[torch.nn.Parameter]]:
-    """The method's {group: parameters} in its declared order, checked: the groups are the
-    declared ones and every trainable parameter is in exactly one of them."""
-    groups = method.parameter_groups()
-    if list(groups) != list(method.groups):
-        raise ValueError(f"{type(method).__name__}.parameter_groups() returned groups {list(groups)}; "
-                         f"the method declares {list(method.groups)} (same names, same order)")
-    grouped = {id(p) for params in groups.values() for p in params}
-    missing = [name for name, p in method.named_parameters() if p.requires_grad and id(p) not in grouped]
-    if missing:
-        raise ValueError(f"{type(method).__name__}: trainable parameters in no group: {missing[:5]}")
-    return groups
+def process_device(run_device: str) -> torch.device:
+    """This process's device for `run.device` (under torchrun: the process group joined)."""
+    return distributed.init_distributed(resolve_device(run_device))
+
+
+def process_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The global-RNG seed of process `rank` (rank 0: the run seed itself)."""
+    return seed if rank == 0 and step == 0 else (seed + 1_000_003 * rank + 7 * step) % (2**31 - 1)
 
 
 def restore_process_rng(state: dict, path, seed: int) -> None:
@@ -85,61 +98,92 @@ def restore_process_rng(state: dict, path, seed: int) -> None:
         seed_everything(process_seed(seed, r, int(state["step"])))
 
 
-def process_seed(seed: int, rank: int, step: int = 0) -> int:
-    """The global-RNG seed of process `rank` (rank 0: the run seed itself)."""
-    return seed if rank == 0 and step == 0 else (seed + 1_000_003 * rank + 7 * step) % (2**31 - 1)
+class Trainer:
+    """The lifecycle of one run (see the module docstring); subclasses set `optimizers`."""
 
+    kind: str | None = None  # the checkpoint's "kind"; None: pretraining's, which has no such key
+    label = "training"  # what its checkpoint is called in errors ("a {label} checkpoint")
+    required_keys: tuple[str, ...] = ("epoch", "step", "rng")
 
-class PretrainTrainer:
-    def __init__(self, cfg, method, train_data: SkeletonData, run_dir: str | Path | None,
-                 knn_data: tuple[SkeletonData, SkeletonData] | None = None):
-        """`run_dir` may be None and set later (run_pretraining makes a new run's directory
-        only once everything before training has worked)."""
+    def __init__(self, cfg, run_dir: str | Path | None, loop: LoopSettings, *, epochs: int,
+                 epochs_key: str, seed: int, name: str = ""):
+        """`loop`: the epoch loop's settings (its logger is set while `fit` runs); `epochs_key`:
+        the setting `epochs` comes from, for errors; `name`: shown before "epoch" in progress."""
         self.cfg = cfg
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.device = distributed.init_distributed(resolve_device(cfg.run.device))
-        self.method = prepare_for_processes(method.to(self.device), self.device)
-        self.train_data = train_data
-        self.knn_data = knn_data
-        resolve_layout(cfg.data, train_data)
-        dataset = SkeletonDataset(train_data, build_transform(cfg.data, train=True),
-                                  num_views=method.num_views, seed=cfg.run.seed,
-                                  partners=method.needs_partners,
-                                  shared_crop=getattr(method, "shared_crop", None))
-        if hasattr(method, "check_training_data"):  # e.g. CV-MIM warns on pre-normalised data
-            method.check_training_data(train_data)
-        self.loader = make_loader(dataset, cfg.optim.batch_size, shuffle=True, seed=cfg.run.seed,
-                                  num_workers=cfg.data.num_workers, drop_last=True,
-                                  device=self.device, distributed=True)
-        if len(self.loader) == 0:
-            raise ValueError(f"{train_data.source}: training split has {len(train_data)} samples, "
-                             f"fewer than optim.batch_size={cfg.optim.batch_size}")
-        self.optimizers = GroupOptimizers(method_parameter_groups(self.method), cfg.optim)
-        # under torchrun the step runs as DistributedDataParallel's forward
-        self.parallel_step = ParallelStep(self.method, self.method.training_step, self.device,
-                                          separate_backward=len(self.method.groups) > 1)
+        self.loop = loop
+        self.device = loop.device
+        self.epochs, self.epochs_key, self.seed, self.name = epochs, epochs_key, seed, name
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps completed
         self.saved: tuple[Path, int] | None = None  # (checkpoint on disk, the epoch it holds)
+        self.discard_unsaved_run_dir = False  # a new run's directory: removed if it diverges before a save
+        self._writing = False
+
+    # -- what a subclass says ---------------------------------------------------------------
+    def checkpoint_parts(self) -> dict:
+        raise NotImplementedError
+
+    def load_parts(self, state: dict, path: Path) -> None:
+        raise NotImplementedError
+
+    def run_epoch(self) -> dict:
+        raise NotImplementedError
+
+    def after_epoch(self, record: dict) -> None:
+        """After `epoch` counts the epoch just trained, before its checkpoint (default: nothing)."""
+
+    def before_training(self) -> None:
+        """Once `fit` holds the run directory, before the first epoch still to do (default: nothing)."""
+
+    def result(self) -> dict:
+        raise NotImplementedError
+
+    def continue_hint(self) -> str:
+        """How to continue an interrupted run, for the Ctrl-C message ("" says nothing)."""
+        return ""
+
+    # -- the epoch machinery ----------------------------------------------------------------
+    def parallel(self, module: nn.Module, fn: Callable, separate_backward: bool = False) -> ParallelStep:
+        """`fn` (using `module`'s parameters) as the step: through DDP under torchrun, its
+        gradient averaging hooked into the loop."""
+        step = ParallelStep(module, fn, self.device, separate_backward=separate_backward)
+        self.loop.after_backward = step.after_backward
+        return step
+
+    def run_loader(self, loader, step_fn: StepFn) -> EpochResult:
+        """Epoch `epoch` of `loader` through the shared loop; `step` moves on."""
+        result = train_epoch(loader, step_fn, self.optimizers, self.loop, epoch=self.epoch, step=self.step,
+                             desc=f"{self.name} epoch {self.epoch + 1}/{self.epochs}".lstrip(),
+                             failure_hint=self.last_good())
+        self.step = result.steps
+        return result
+
+    def log(self, record: dict, epoch: int) -> None:
+        if self.loop.logger is not None:
+            self.loop.logger.log(record, step=self.step, epoch=epoch)
 
     # -- checkpoints ------------------------------------------------------------------------
     @property
     def checkpoint_dir(self) -> Path:
         return self.run_dir / "checkpoints"
 
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.checkpoint_dir / "last.pt"
+
+    def has_checkpoint(self) -> bool:
+        """Whether `run_dir` holds a checkpoint `resume` could start from."""
+        return self.run_dir is not None and (self.checkpoint_path.is_file()
+                                             or bool(periodic_checkpoints(self.checkpoint_dir)))
+
     def state(self) -> dict:
         """The checkpoint; under torchrun (called on every process) it also holds every
         process's RNG state, so each resumes its own."""
         rng = capture_rng_state()
-        state = {
-            "version": FORMAT_VERSION,
-            "method": self.method.state_dict(),
-            "optimizers": self.optimizers.state_dict(),
-            "epoch": self.epoch,
-            "step": self.step,
-            "rng": rng,
-            "config": to_dict(self.cfg),
-        }
+        state = {"version": FORMAT_VERSION, **({"kind": self.kind} if self.kind else {}),
+                 **self.checkpoint_parts(), "optimizers": self.optimizers.state_dict(),
+                 "epoch": self.epoch, "step": self.step, "rng": rng, "config": to_dict(self.cfg)}
         if distributed.world_size() > 1:
             state["rng_per_process"] = distributed.all_gather_objects(rng)
         return state
@@ -148,29 +192,31 @@ class PretrainTrainer:
         """Rank 0 writes (atomically, `save_checkpoint`); every process waits for it, so none
         runs ahead of the checkpoint a crash would resume from."""
         state = self.state()
-        last = self.checkpoint_dir / "last.pt"
-        save_checkpoint(last, state)
+        save_checkpoint(self.checkpoint_path, state)
         every = self.cfg.run.checkpoint_every
         if every and self.epoch % every == 0:
             save_checkpoint(self.checkpoint_dir / f"epoch_{self.epoch:04d}.pt", state)
         distributed.barrier()
-        self.saved = (last, self.epoch)
+        self.saved = (self.checkpoint_path, self.epoch)
 
     def load(self, path: str | Path, state: dict | None = None) -> None:
         """Continue from the checkpoint at `path` (`state`: its contents, when already read)."""
         path = Path(path)
         state = load_checkpoint(path, map_location=self.device) if state is None else state
-        require_keys(state, path, ("method", "epoch", "step", "rng"), "pretraining")
-        load_weights(self.method, state["method"], path, "method")
-        # version 1 checkpoints had one optimiser, the "main" group's
+        if self.kind is not None and state.get("kind") != self.kind:
+            raise CheckpointError(path, "kind", f"a {self.label} checkpoint ('kind: {self.kind}')",
+                                  f"{state.get('kind', 'a pretraining checkpoint')!r}")
+        require_keys(state, path, self.required_keys, self.label)
+        self.load_parts(state, path)
+        # version 1 pretraining checkpoints had one optimiser, the "main" group's
         optimizers = state["optimizers"] if "optimizers" in state else {"main": state.get("optimizer")}
         try:
             self.optimizers.load_state_dict(optimizers, source=str(path))
         except (ValueError, KeyError, TypeError) as e:
             raise CheckpointError(path, "optimizers", "the optimiser state of this config's groups",
                                   f"another ({e})") from None
-        self.epoch, self.step = state["epoch"], state["step"]
-        restore_process_rng(state, path, self.cfg.run.seed)
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        restore_process_rng(state, path, self.seed)
         if distributed.is_main():
             truncate_metrics(self.run_dir, self.step)
         distributed.barrier()
@@ -178,77 +224,90 @@ class PretrainTrainer:
 
     def resume(self) -> Path:
         """Load checkpoints/last.pt or, if it is missing or cannot be read, the newest periodic
-        checkpoint that can (with a warning naming both); returns the checkpoint used.
-        (run_pretraining checks the resume first, `sslskel.engine.resume.plan_resume`.)"""
+        checkpoint that can (with a warning naming both); returns the checkpoint used. A
+        checkpoint holding more epochs than this run has is refused before anything changes."""
         path, state = find_resume_checkpoint(self.run_dir, map_location=self.device)
+        if int(state.get("epoch", 0)) > self.epochs:
+            raise UserError(self.run_dir, self.epochs_key, f"at least {state['epoch']}, the epochs {path} holds "
+                            "(a resume cannot shorten a run)", str(self.epochs))
         self.load(path, state)
         return path
 
     def last_good(self) -> str:
         """For the non-finite-loss error: the checkpoint on disk, if there is one."""
+        if self.run_dir is None:
+            return "no checkpoint is kept without a run directory"
         if self.saved is None:
             return "no checkpoint was written yet"
         return f"last good checkpoint: {self.saved[0]} (epoch {self.saved[1]})"
 
     def interrupted_message(self) -> str:
+        hint = self.continue_hint()
         if self.saved is None:
-            return ("interrupted: no checkpoint was written yet (the first epoch did not finish); "
-                    "start the run again")
+            return ("interrupted: no checkpoint was written yet (the first epoch did not finish)"
+                    + (f"; {hint}" if hint else ""))
         path, epoch = self.saved
-        return f"interrupted: {path} holds epoch {epoch}; continue with --resume {self.run_dir}"
+        return f"interrupted: {path} holds epoch {epoch}" + (f"; {hint}" if hint else "")
 
-    # -- loop -------------------------------------------------------------------------------
-    def fit(self, resume: bool = False) -> dict:
-        """Train to cfg.optim.epochs; `resume=True` first calls `resume()` (run_pretraining
-        calls it itself, before it rewrites config.yaml)."""
-        if resume:
-            self.resume()
-        cfg = self.cfg
-        summary = {}
-        with RunLogger(self.run_dir, enabled=distributed.is_main()) as logger:
+    def diverged(self, error: FloatingPointError) -> TrainingDivergedError:
+        """The one-line error of a non-finite loss; a new run's directory with no checkpoint in
+        it yet (`discard_unsaved_run_dir`) is removed: nothing in it is worth keeping."""
+        if self.discard_unsaved_run_dir and self.saved is None and distributed.is_main():
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            error = FloatingPointError(f"{error}; the new run directory was removed")
+        return diverged(error, self.run_dir)
+
+    # -- the run ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self, lock: bool = True):
+        """Hold `run_dir` for writing: its lock (`lock=False`: the caller already holds it) and
+        the temporaries of killed writes removed (none can be a live writer's now). Inside
+        another `writing` of this trainer it does nothing."""
+        if self._writing:
+            yield
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with run_lock(self.run_dir) if lock else contextlib.nullcontext():
+            if distributed.is_main():
+                remove_orphan_temporaries(self.run_dir, self.checkpoint_dir)
+            self._writing = True
             try:
-                while self.epoch < cfg.optim.epochs:
-                    summary = self.train_epoch(logger)
+                yield
+            finally:
+                self._writing = False
+
+    def fit(self, resume: bool = False) -> dict:
+        """Train to `epochs`; `resume=True` first loads run_dir's checkpoint (`resume`). With a
+        run_dir everything happens holding its lock: a second writer is refused."""
+        if self.run_dir is None:
+            if resume:
+                raise ValueError("resume needs the run_dir holding checkpoints/last.pt")
+            return self.train_epochs()
+        with self.writing():
+            if resume:
+                self.resume()
+            return self.train_epochs()
+
+    def train_epochs(self) -> dict:
+        """The epochs still to do, each followed by `after_epoch` and (with a run_dir) logged
+        and checkpointed."""
+        logging = RunLogger(self.run_dir, enabled=distributed.is_main()) if self.run_dir else contextlib.nullcontext()
+        with logging as logger:
+            self.loop.logger = logger
+            try:
+                self.before_training()
+                while self.epoch < self.epochs:
+                    record = self.run_epoch()
                     self.epoch += 1
-                    knn_every = cfg.run.knn_every
-                    if self.knn_data and knn_every and (self.epoch % knn_every == 0
-                                                        or self.epoch == cfg.optim.epochs):
-                        knn = self.online_knn()
-                        summary.update(knn)
-                        logger.log(knn, step=self.step, epoch=self.epoch)
-                    self.save()
+                    self.after_epoch(record)
+                    if self.run_dir is not None:
+                        self.save()
             except KeyboardInterrupt:
-                print("\n" + self.interrupted_message())
+                if self.run_dir is not None:
+                    print("\n" + self.interrupted_message())
                 raise
-        return summary
-
-    def train_epoch(self, logger: RunLogger) -> dict:
-        cfg, epoch = self.cfg, self.epoch
-        self.method.train()
-        result = train_epoch(
-            self.loader, lambda batch, step: self.parallel_step(batch, Progress(epoch, step)),
-            self.optimizers, epoch=epoch, step=self.step, device=self.device, amp=cfg.run.amp,
-            after_backward=self.parallel_step.after_backward,
-            desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", progress=cfg.run.progress, logger=logger,
-            log_every=cfg.run.log_every, prefix="train", after_step=self.method.after_optimizer_step,
-            failure_hint=self.last_good())
-        self.step = result.steps
-        summary = {f"epoch/{key}": value for key, value in result.means.items() if key.startswith("loss")}
-        logger.log(summary, step=self.step, epoch=epoch)
-        return summary
-
-    @torch.no_grad()
-    def online_knn(self) -> dict:
-        train, val = self.knn_data
-        transform = build_transform(self.cfg.data, train=False)
-        kwargs = dict(batch_size=self.cfg.optim.batch_size, device=self.device, amp=self.cfg.run.amp)
-        train_x, train_y = extract_features(self.method.encoder, train, transform, **kwargs)
-        val_x, val_y = extract_features(self.method.encoder, val, transform, **kwargs)
-        num_classes = max(train.num_classes, val.num_classes)
-        out = {}
-        for k in self.cfg.linear.knn_k:
-            acc = knn_accuracy(train_x, train_y, val_x, val_y, k=k, num_classes=num_classes,
-                               temperature=self.cfg.linear.knn_temperature)
-            out[f"knn/top1_k{k}"] = acc["top1"]
-        self.method.train()
-        return out
+            except FloatingPointError as error:
+                raise self.diverged(error) from None
+            finally:
+                self.loop.logger = None
+        return self.result()

@@ -7,6 +7,9 @@ does not change. Like MoCo's linear script we check at the end that the backbone
 statistics included, is bit-for-bit what it was. CMD/HaLP report the best test accuracy
 over epochs; we report both the final and the best.
 
+The probe is a `Trainer` without a run directory (`sslskel.engine.trainer`): the same epoch
+loop, DDP step and non-finite-loss error as pretraining and fine-tuning, nothing written.
+
 Example:
     result = linear_probe(encoder, train, val, cfg.data, cfg.linear, device="cpu")
     result["final_top1"], result["best_top1"]
@@ -23,9 +26,9 @@ from ..common.features import extract_features
 from ..common.knn import topk_accuracy
 from ..data.build import build_transform, resolve_layout
 from ..data.dataset import SkeletonDataset, make_loader
-from ..engine.loop import train_epoch
+from ..engine.loop import LoopSettings
 from ..engine.optim import GroupOptimizers
-from ..engine.parallel import ParallelStep
+from ..engine.trainer import Trainer
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -38,61 +41,71 @@ def assert_unchanged(module: nn.Module, reference: dict[str, torch.Tensor]) -> N
         raise RuntimeError(f"the frozen encoder changed during linear evaluation: {changed[:5]}")
 
 
+class LinearProbe(Trainer):
+    """A linear classifier trained on a frozen encoder's features, in memory; `linear_probe`
+    below is the function to call."""
+
+    def __init__(self, encoder: nn.Module, train_data, val_data, data_cfg, lin_cfg,
+                 device: torch.device | str = "cpu", amp: str = "auto", progress: bool = True):
+        optim = lin_cfg.optim
+        loop = LoopSettings(torch.device(device), amp=amp, progress=progress, prefix="linear")
+        super().__init__(None, None, loop, epochs=optim.epochs, epochs_key="linear.optim.epochs",
+                         seed=lin_cfg.seed, name="linear")
+        resolve_layout(data_cfg, train_data)
+        self.encoder = encoder.to(self.device).eval()
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        self.reference = snapshot(self.encoder)
+        num_classes = max(train_data.num_classes, val_data.num_classes)
+        # the encoder is frozen: the val features are computed once
+        val_x, self.val_y = extract_features(
+            self.encoder, val_data, build_transform(data_cfg, train=False, eval_ratio=lin_cfg.eval_ratio),
+            batch_size=optim.batch_size * 4, device=self.device, amp=amp)
+        self.val_x = torch.from_numpy(val_x).to(self.device)
+        torch.manual_seed(lin_cfg.seed)
+        self.classifier = nn.Linear(self.encoder.feature_dim, num_classes).to(self.device)
+        nn.init.normal_(self.classifier.weight, std=0.01)
+        nn.init.zeros_(self.classifier.bias)
+        self.optimizers = GroupOptimizers({"main": list(self.classifier.parameters())}, optim)
+        train_set = SkeletonDataset(train_data, build_transform(data_cfg, train=True, preset=lin_cfg.augment),
+                                    seed=lin_cfg.seed)
+        # under torchrun: each process encodes its share of every batch, DDP averages the classifier's gradients
+        distributed.local_batch_size(optim.batch_size, "linear.optim.batch_size")
+        self.loader = make_loader(train_set, optim.batch_size, shuffle=True, seed=lin_cfg.seed,
+                                  num_workers=data_cfg.num_workers, device=self.device, distributed=True)
+        self.parallel_step = self.parallel(self.classifier, self.classify)
+        self.history: list[dict] = []
+
+    def classify(self, batch) -> tuple[dict[str, torch.Tensor], dict]:
+        with torch.no_grad():  # the loop's autocast covers the frozen encoder
+            feats = self.encoder(batch.views[0], batch.lengths[:, 0])
+        with torch.autocast(self.device.type, enabled=False):  # the classifier trains in fp32
+            return {"main": F.cross_entropy(self.classifier(feats.float()), batch.labels)}, {}
+
+    def run_epoch(self) -> dict:
+        self.classifier.train()
+        result = self.run_loader(self.loader, lambda batch, step: self.parallel_step(batch))
+        return {"loss": result.means["loss"]}
+
+    def after_epoch(self, record: dict) -> None:
+        with torch.no_grad():
+            scores = self.classifier(self.val_x).cpu().numpy()
+        self.history.append({"epoch": self.epoch, **record, **topk_accuracy(scores, self.val_y)})
+
+    def result(self) -> dict:
+        assert_unchanged(self.encoder, self.reference)
+        best = max(self.history, key=lambda h: h["top1"])
+        return {
+            "final_top1": self.history[-1]["top1"], "final_top5": self.history[-1]["top5"],
+            "best_top1": best["top1"], "best_top5": best["top5"], "best_epoch": best["epoch"],
+            "epochs": self.epochs, "history": self.history,
+        }
+
+
 def linear_probe(encoder: nn.Module, train_data, val_data, data_cfg, lin_cfg,
                  device: torch.device | str = "cpu", amp: str = "auto",
                  progress: bool = True) -> dict:
-    device = torch.device(device)
-    optim = lin_cfg.optim
-    resolve_layout(data_cfg, train_data)
-    encoder = encoder.to(device).eval()
-    for p in encoder.parameters():
-        p.requires_grad_(False)
-    reference = snapshot(encoder)
-    num_classes = max(train_data.num_classes, val_data.num_classes)
-
-    val_x, val_y = extract_features(encoder, val_data,
-                                    build_transform(data_cfg, train=False, eval_ratio=lin_cfg.eval_ratio),
-                                    batch_size=optim.batch_size * 4, device=device, amp=amp)
-    val_x = torch.from_numpy(val_x).to(device)
-
-    torch.manual_seed(lin_cfg.seed)
-    classifier = nn.Linear(encoder.feature_dim, num_classes).to(device)
-    nn.init.normal_(classifier.weight, std=0.01)
-    nn.init.zeros_(classifier.bias)
-    optimizers = GroupOptimizers({"main": list(classifier.parameters())}, optim)
-    train_set = SkeletonDataset(train_data, build_transform(data_cfg, train=True, preset=lin_cfg.augment),
-                                seed=lin_cfg.seed)
-    # under torchrun: each process encodes its share of every batch, DDP averages the classifier's gradients
-    distributed.local_batch_size(optim.batch_size, "linear.optim.batch_size")
-    loader = make_loader(train_set, optim.batch_size, shuffle=True, seed=lin_cfg.seed,
-                         num_workers=data_cfg.num_workers, device=device, distributed=True)
-
-    def classify(batch):
-        with torch.no_grad():  # the loop's autocast covers the frozen encoder
-            feats = encoder(batch.views[0], batch.lengths[:, 0])
-        with torch.autocast(device.type, enabled=False):  # the classifier trains in fp32
-            return {"main": F.cross_entropy(classifier(feats.float()), batch.labels)}, {}
-
-    parallel_step = ParallelStep(classifier, classify, device)
-
-    def step_fn(batch, step):
-        return parallel_step(batch)
-
-    history, step = [], 0
-    for epoch in range(optim.epochs):
-        classifier.train()
-        result = train_epoch(loader, step_fn, optimizers, epoch=epoch, step=step, device=device, amp=amp,
-                             desc=f"linear epoch {epoch + 1}/{optim.epochs}", progress=progress,
-                             prefix="linear")
-        step = result.steps
-        with torch.no_grad():
-            scores = classifier(val_x).cpu().numpy()
-        history.append({"epoch": epoch + 1, "loss": result.means["loss"], **topk_accuracy(scores, val_y)})
-
-    assert_unchanged(encoder, reference)
-    best = max(history, key=lambda h: h["top1"])
-    return {
-        "final_top1": history[-1]["top1"], "final_top5": history[-1]["top5"],
-        "best_top1": best["top1"], "best_top5": best["top5"], "best_epoch": best["epoch"],
-        "epochs": optim.epochs, "history": history,
-    }
+    """Train the probe for `lin_cfg.optim.epochs` epochs; returns dict(final_top1, final_top5,
+    best_top1, best_top5, best_epoch, epochs, history)."""
+    return LinearProbe(encoder, train_data, val_data, data_cfg, lin_cfg, device=device, amp=amp,
+                       progress=progress).fit()

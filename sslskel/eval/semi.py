@@ -184,7 +184,7 @@ def run_one(cfg, make_encoder, train_data, val_data, run_dir: Path, fraction: fl
         require_graphs(encoder, "--graph-distances")
     tuner = FineTuner(cfg, encoder, subset, val_data, run_dir=run_dir, aux_losses=aux_losses,
                       progress=progress, log_prefix=run_name(fraction, seed), seed=seed)
-    summary = tuner.fit(resume=resume and tuner.checkpoint_path.is_file())
+    summary = tuner.fit(resume=resume and tuner.has_checkpoint())
     result = {"fraction": fraction, "seed": seed, "sampling": sampling,
               "num_labelled": int(len(index)), "gcl": gcl,
               "labelled_per_class": np.bincount(subset.labels, minlength=int(train_data.num_classes)).tolist(),

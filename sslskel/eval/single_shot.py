@@ -52,7 +52,7 @@ from ..common.knn import topk_accuracy
 from ..data.batch import Batch
 from ..data.build import build_transform, resolve_layout
 from ..engine.config import OptimConfig
-from ..engine.loop import train_epoch
+from ..engine.loop import LoopSettings, train_epoch
 from ..engine.optim import GroupOptimizers
 from ..errors import UserError
 from .temporal_resnet import TemporalResNet
@@ -191,13 +191,13 @@ def train_classifier(classifier: nn.Module, train_x, train_y, test_x, test_y, op
     def step_fn(batch, step):
         return {"main": F.cross_entropy(classifier(batch.views[0]), batch.labels)}, {}
 
+    loop = LoopSettings(device=device, amp="off", progress=progress, prefix="single_shot")
     history, step = [], 0
     for epoch in range(optim.epochs):
         classifier.train()
         batches = feature_batches(train_x, train_y, optim.batch_size, seed, epoch)
-        result = train_epoch(batches, step_fn, optimizers, epoch=epoch, step=step, device=device, amp="off",
-                             desc=f"{desc} epoch {epoch + 1}/{optim.epochs}", progress=progress,
-                             prefix="single_shot")
+        result = train_epoch(batches, step_fn, optimizers, loop, epoch=epoch, step=step,
+                             desc=f"{desc} epoch {epoch + 1}/{optim.epochs}")
         step = result.steps
         history.append({"epoch": epoch + 1, "loss": result.means["loss"],
                         **topk_accuracy(predict(classifier, test_x), test_labels)})

@@ -185,3 +185,29 @@ def test_skeletongcl_banks_are_fed_the_global_batch(ddp_data, tmp_path):
     # if every process wrote all 128 samples (4 steps x 2 processes x 16), not its own 64
     (count,) = [v for k, v in ranks[0]["banks"].items() if k.endswith("fill_count")]
     assert count.tolist() == [42, 42, 42]
+
+
+@pytest.mark.slow  # ~35 s: three runs of two processes
+def test_fine_tuning_resume_under_two_processes_is_exact(ddp_data, tmp_path):
+    """Each process draws from its own RNG (`RankNoise`: rank + 1 rows a step), so the processes'
+    states differ; a resume continues exactly only if each gets its own back (the plain
+    reference: the same run straight through)."""
+    from ddp_support import finetune_resume_worker
+
+    extra = ("finetune.optim.epochs=3", "finetune.optim.batch_size=32", "finetune.optim.milestones=[]",
+             "run.checkpoint_every=0")
+    first = extra[1:] + ("finetune.optim.epochs=2",)
+    for name in ("straight", "split"):
+        (tmp_path / f"{name}_out").mkdir()
+    spawn(finetune_resume_worker, 2, ddp_data, tmp_path / "straight", extra, False, tmp_path / "straight_out")
+    spawn(finetune_resume_worker, 2, ddp_data, tmp_path / "split", first, False, tmp_path / "split_out")
+    spawn(finetune_resume_worker, 2, ddp_data, tmp_path / "split", extra, True, tmp_path / "split_out")
+
+    drop = lambda history: [{k: v for k, v in h.items() if k != "train_seconds"} for h in history]  # noqa: E731
+    for rank in range(2):
+        a = torch.load(tmp_path / "straight_out" / f"tune_rank{rank}.pt")
+        b = torch.load(tmp_path / "split_out" / f"tune_rank{rank}.pt")
+        assert drop(b["history"]) == drop(a["history"]) and len(a["history"]) == 3
+        for key in a["encoder"]:
+            assert torch.equal(a["encoder"][key], b["encoder"][key]), (rank, key)
+    assert len(load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")["rng_per_process"]) == 2

@@ -8,7 +8,7 @@ import torch
 
 from sslskel.data.batch import Batch
 from sslskel.engine.config import OptimConfig
-from sslskel.engine.loop import train_epoch
+from sslskel.engine.loop import LoopSettings, train_epoch
 from sslskel.engine.optim import GroupOptimizers
 
 CPU = torch.device("cpu")
@@ -34,8 +34,9 @@ def test_matches_a_plain_loop_and_weights_the_means_by_samples():
     calls = []
     result = train_epoch(batches(), lambda b, step: ({"main": (b.views[0] - w).pow(2).mean()},
                                                      {"x": b.views[0].mean()}),
-                         GroupOptimizers({"main": [w]}, cfg), epoch=1, step=7, device=CPU, progress=False,
-                         after_step=lambda: calls.append(1))
+                         GroupOptimizers({"main": [w]}, cfg),
+                         LoopSettings(device=CPU, progress=False, after_step=lambda: calls.append(1)),
+                         epoch=1, step=7)
     sgd = torch.optim.SGD([w_ref], lr=0.01, momentum=0.9)  # epoch 1 is past the milestone
     losses, means = [], []
     for b in batches():
@@ -57,8 +58,8 @@ def test_logs_every_n_steps_with_per_group_names():
     logger = ListLogger()
     result = train_epoch(batches((2,) * 5), lambda b, s: ({"main": w.pow(2).sum() + 1, "critic": c.pow(2).sum()},
                                                           {"k": torch.tensor(3.0)}),
-                         opt, epoch=0, step=0, device=CPU, progress=False, logger=logger, log_every=2,
-                         prefix="train")
+                         opt, LoopSettings(device=CPU, progress=False, logger=logger, log_every=2, prefix="train"),
+                         epoch=0, step=0)
     assert [r["step"] for r in logger.records] == [2, 4]
     record = logger.records[0]
     assert record["train/loss"] == 1.0 and record["train/loss_critic"] == 0.0 and record["k"] == 3.0
@@ -70,6 +71,6 @@ def test_a_non_finite_loss_stops_before_the_step():
     w = torch.nn.Parameter(torch.zeros(3))
     opt = GroupOptimizers({"main": [w]}, OptimConfig())
     with pytest.raises(FloatingPointError, match=r"train: loss is nan at epoch 0, step 0; last good: x"):
-        train_epoch(batches(), lambda b, s: ({"main": w.sum() * math.nan}, {}), opt, epoch=0, step=0, device=CPU,
-                    progress=False, failure_hint="last good: x")
+        train_epoch(batches(), lambda b, s: ({"main": w.sum() * math.nan}, {}), opt,
+                    LoopSettings(device=CPU, progress=False), epoch=0, step=0, failure_hint="last good: x")
     assert torch.equal(w, torch.zeros(3))
