@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from sslskel.common.threads import _cpu_times
+from sslskel.common.threads import cpu_times
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("moco", "halp", "cvmim", "vmoco", "simclr", "vsimclr")
@@ -42,13 +42,13 @@ def run_one(method: str, out_dir: Path, extra: list[str]) -> dict:
     cmd = [sys.executable, str(ROOT / "pretrain" / "run.py"), "--method", method,
            f"run.out_dir={run_dir}", *extra]
     log_path = out_dir / f"{method}.log"
-    before = _cpu_times()
+    before = cpu_times()
     start = time.perf_counter()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    after = _cpu_times()
+    after = cpu_times()
     text = log_path.read_text()
     threads = re.search(r"threads: (\d+) \(([^)]*)\)", text)
     summary_files = sorted(run_dir.glob("**/summary.json"))

@@ -60,7 +60,7 @@ def _cgroup_cpu_quota(path: Path = Path("/sys/fs/cgroup/cpu.max")) -> float | No
         return None
 
 
-def _cpu_times() -> tuple[float, float] | None:
+def cpu_times() -> tuple[float, float] | None:
     """(busy, total) jiffies of all CPUs from /proc/stat; None where there is no /proc."""
     try:
         with open("/proc/stat") as f:
@@ -79,11 +79,11 @@ def _own_cpu_seconds() -> float:
 
 def busy_cores_elsewhere(sample_seconds: float = 0.3) -> float | None:
     """How many cores other processes keep busy, averaged over a short sleep; None if unknown."""
-    before, own_before, start = _cpu_times(), _own_cpu_seconds(), time.monotonic()
+    before, own_before, start = cpu_times(), _own_cpu_seconds(), time.monotonic()
     if before is None:
         return None
     time.sleep(sample_seconds)
-    after, own_after, elapsed = _cpu_times(), _own_cpu_seconds(), time.monotonic() - start
+    after, own_after, elapsed = cpu_times(), _own_cpu_seconds(), time.monotonic() - start
     if after is None or after[1] <= before[1]:
         return None
     cpus = os.cpu_count() or 1

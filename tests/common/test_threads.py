@@ -38,7 +38,7 @@ def test_auto_uses_the_free_cores(monkeypatch, busy, cores, expected):
 
 def test_auto_without_proc_stat_takes_every_core(monkeypatch):
     monkeypatch.setattr(threads, "usable_cores", lambda: 4)
-    monkeypatch.setattr(threads, "_cpu_times", lambda: None)
+    monkeypatch.setattr(threads, "cpu_times", lambda: None)
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     assert choose_threads("auto") == ThreadChoice(4, "run.threads=auto: 4 usable cores, load unknown")
 
