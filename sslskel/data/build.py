@@ -118,8 +118,10 @@ def build_transform(data_cfg, train: bool, preset: str | None = None, eval_ratio
         # data.augment_args tune the pretraining preset; other presets (linear, fine-tune) take none
         args = data_cfg.augment_args if name == data_cfg.augment else {}
         steps = [build_preset(name, frames=data_cfg.frames, layout=layout, **args)]
-    else:
-        steps = [build_preset("eval_crop", frames=data_cfg.frames, ratio=eval_ratio, layout=layout)]
+    else:  # eval_crop by default; a feeder's own test view (ucla_feeder_eval) takes no ratio
+        name = preset or "eval_crop"
+        kwargs = {"ratio": eval_ratio} if name == "eval_crop" else {}
+        steps = [build_preset(name, frames=data_cfg.frames, layout=layout, **kwargs)]
     if data_cfg.modality != "joint":
         steps.append(ToModality(data_cfg.modality, layout))
     return Compose(steps)

@@ -43,7 +43,12 @@ class SkeletonDataset(Dataset):
     and, with `partners`, the views of a cross-view partner."""
 
     def __init__(self, data: SkeletonData, transform, num_views: int = 1, seed: int = 0,
-                 partners: bool = False, shared_crop: tuple[float, float] | None = None):
+                 partners: bool = False, shared_crop: tuple[float, float] | None = None, repeat: int = 1):
+        if repeat < 1:
+            raise ValueError(f"repeat: expected an integer >= 1, got {repeat}")
+        # an epoch passes the list `repeat` times, each pass with its own augmentations (the
+        # CTR-GCN NW-UCLA feeder's repeat: 5); items keep the sample's own index
+        self.repeat = int(repeat)
         self.data = data
         self.transform = transform
         self.num_views = num_views
@@ -62,10 +67,11 @@ class SkeletonDataset(Dataset):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self.data) * self.repeat
 
     def __getitem__(self, i: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+        i = int(i) % len(self.data)
         window = self._window(i)
         views, lengths = self._views(i, rng, window)
         item = {"views": views, "lengths": lengths, "label": int(self.data.labels[i]), "index": int(i),

@@ -35,6 +35,7 @@ PRESET_ARGUMENTS = {
     "noise_std": number(0, 10),  # metres (or the data's unit)
     "bone_scale": number(0, 1, open_high=True),  # lengths scaled by U(1 - s, 1 + s): s < 1 keeps them > 0
     "blur_normalize": Rule(lambda v: isinstance(v, bool), "true or false"),
+    "max_degrees": integer(0, 180),  # ucla_feeder_train's view angles, whole degrees
 }
 
 # encoder arguments by the type of their default: sizes and counts (hidden_size=0 crashed in

@@ -72,6 +72,7 @@ __all__ = ["AMP_MODES", "BENCHMARKS_BY_FORMAT", "Config", "ConfigError", "DataCo
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 AMP_MODES = ("auto", "bf16", "off")  # sslskel.common.device.amp_dtype
 SAMPLINGS = ("class_balanced", "random")  # sslskel.eval.semi.label_subset
+EVAL_PRESETS = ("eval_crop", "ucla_feeder_eval")  # deterministic test views (sslskel.data.transforms)
 MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit; torch.manual_seed(2**70) overflowed
 # run.threads: auto | N (sslskel.common.threads.choose_threads)
 THREADS = Rule(lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
@@ -252,6 +253,9 @@ class FinetuneConfig:
     fractions: list[float] = field(default_factory=lambda: [0.01, 0.05, 0.1, 0.2])
     sampling: str = "class_balanced"  # class_balanced (AimCLR) | random (CMD)
     seeds: int = 3
+    # the test view's preset: eval_crop (a centre crop of eval_ratio) or ucla_feeder_eval
+    eval_augment: str = "eval_crop"
+    repeat: int = 1  # passes over the training list per epoch (CTR-GCN's NW-UCLA feeder: 5)
 
     def __post_init__(self):
         check_settings(self, {
@@ -260,6 +264,8 @@ class FinetuneConfig:
             "fractions": each(number(0, 1, open_low=True)),
             "sampling": one_of(SAMPLINGS),
             "seeds": integer(1),
+            "eval_augment": one_of(EVAL_PRESETS),
+            "repeat": integer(1, 1000),
         }, section="finetune")
 
 

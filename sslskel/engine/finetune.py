@@ -111,6 +111,7 @@ class FineTuner(Trainer):
                   for p in m.parameters() if p.requires_grad]
         self.optimizers = GroupOptimizers({"main": params}, self.optim_cfg)
         train_set = SkeletonDataset(train_data, build_transform(cfg.data, train=True, preset=self.ft.augment),
+                                    repeat=self.ft.repeat,
                                     seed=self.seed)
         distributed.local_batch_size(self.optim_cfg.batch_size, "finetune.optim.batch_size")
         self.loader = make_loader(train_set, self.optim_cfg.batch_size, shuffle=True, seed=self.seed,
@@ -118,7 +119,8 @@ class FineTuner(Trainer):
         self.parallel_step = self.parallel(
             nn.ModuleDict({"encoder": self.encoder, "classifier": self.classifier, "aux": self.aux_losses}),
             self.losses)
-        self.val_transform = build_transform(cfg.data, train=False, eval_ratio=self.ft.eval_ratio)
+        self.val_transform = build_transform(cfg.data, train=False, preset=self.ft.eval_augment,
+                                             eval_ratio=self.ft.eval_ratio)
         # for graph-distance predictions (one process): the batches evaluate() uses
         self.val_loader = make_loader(SkeletonDataset(val_data, self.val_transform), self.optim_cfg.batch_size * 4,
                                       shuffle=False, num_workers=cfg.data.num_workers, device=self.device)

@@ -70,3 +70,19 @@ def test_distributed_sampler_pads_and_splits_the_last_batch_when_kept():
     assert sorted(set(mine[0] + mine[1])) == list(range(21))
     with pytest.raises(ValueError, match="does not split"):
         DistributedEpochSampler(21, 7, num_replicas=2, rank=0)
+
+
+def test_repeat_passes_the_list_several_times_with_fresh_augmentations():
+    """repeat=3 (the CTR-GCN NW-UCLA feeder passes its list 5 times an epoch): 3N items, item
+    i + kN is sample i (its label and index) under an augmentation of its own."""
+    d = data(4)
+    once = SkeletonDataset(d, cmd_pretrain(frames=16), seed=0)
+    thrice = SkeletonDataset(d, cmd_pretrain(frames=16), seed=0, repeat=3)
+    assert len(thrice) == 12 and len(once) == 4
+    for i in range(4):
+        copies = [thrice[i + 4 * k] for k in range(3)]
+        assert {c["index"] for c in copies} == {i} and {c["label"] for c in copies} == {int(d.labels[i])}
+        assert not torch.equal(torch.as_tensor(copies[0]["views"][0]), torch.as_tensor(copies[1]["views"][0]))
+        np.testing.assert_array_equal(copies[0]["views"][0], once[i]["views"][0])  # pass 1 = no repeat
+    with pytest.raises(ValueError, match="repeat: expected an integer >= 1, got 0"):
+        SkeletonDataset(d, cmd_pretrain(frames=16), repeat=0)

@@ -381,14 +381,14 @@ def test_presets_reproducible_shapes_and_input_untouched(name):
     x = make_sample(T=300, n=130)
     original = x.copy()
     aug = build_transform(name)
-    frames = 50 if name.startswith("aimclr") else 64
+    frames = 50 if name.startswith("aimclr") else 52 if name.startswith("ucla_feeder") else 64
     a, na = aug(x, 130, rng(11))
     b, nb = aug(x, 130, rng(11))
     assert a.shape == (3, frames, 25, 2) and a.dtype == np.float32 and na == nb == frames
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(x, original)
     assert not np.shares_memory(a, x)
-    if name != "eval_crop":
+    if name not in ("eval_crop", "ucla_feeder_eval"):  # the test views are deterministic
         outputs = [aug(x, 130, rng(s))[0] for s in range(3)]
         assert not np.array_equal(outputs[0], outputs[1]) or not np.array_equal(outputs[1], outputs[2])
 

@@ -68,6 +68,23 @@ def test_small_subset_keeps_its_last_partial_batch(tiny_config):
     assert result["steps"] == 1 and result["num_train"] == 5
 
 
+def test_feeder_recipe_repeats_the_list_and_tests_on_its_own_view(tiny_config):
+    """The CTR-GCN NW-UCLA recipe's pieces: finetune.repeat passes the list several times an
+    epoch (steps scale with it), finetune.eval_augment picks the test view (the feeder's)."""
+    cfg = tiny_config(*FAST, "finetune.optim.epochs=1", "finetune.augment=ucla_feeder_train",
+                      "finetune.eval_augment=ucla_feeder_eval", "data.frames=12", "data.normalize=none")
+    train, val = splits(cfg)
+    once = FineTuner(cfg, fresh_encoder(cfg), train, val, progress=False)
+    assert [type(s).__name__ for s in once.val_transform.steps[0].steps] == ["CenterOnFirstFrame", "MinMaxScale",
+                                                                             "UniformFrames"]
+    steps_once = once.fit()["steps"]
+    twice = tiny_config(*FAST, "finetune.optim.epochs=1", "finetune.augment=ucla_feeder_train",
+                        "finetune.eval_augment=ucla_feeder_eval", "data.frames=12", "data.normalize=none",
+                        "finetune.repeat=3", f"data.layout={cfg.data.layout}")
+    result = finetune(twice, fresh_encoder(twice), train, val, progress=False)
+    assert steps_once == 3 and result["steps"] == 9 and result["num_train"] == len(train) == 48
+
+
 def test_supervised_ctrgcn_with_gcl_resumes_exactly(tiny_config, tmp_path):
     def run(epochs, run_dir, resume=False):
         cfg = tiny_config(*FAST, *TINY_CTRGCN, f"finetune.optim.epochs={epochs}",

@@ -26,6 +26,7 @@ from sslskel.data.transforms import PRESETS
 from sslskel.engine.config import (
     AMP_MODES,
     BENCHMARKS_BY_FORMAT,
+    EVAL_PRESETS,
     GROUP_KEYS,
     OPTIMIZERS,
     SAMPLINGS,
@@ -95,6 +96,7 @@ BOUNDS = {
     "linear.eval_ratio": RATIO, "linear.knn_k": Bounds(1), "linear.knn_temperature": TEMPERATURE,
     "linear.seed": Bounds(0, 2**32 - 1),
     "finetune.eval_ratio": RATIO, "finetune.fractions": RATIO, "finetune.seeds": Bounds(1),
+    "finetune.repeat": Bounds(1, 1000),
     "gcl.per_class": Bounds(1), "gcl.dim": Bounds(1), "gcl.temperature": TEMPERATURE,
     "gcl.semantic_momentum": real(0, 1, open_low=True, open_high=True),
     "gcl.num_hard_positives": Bounds(1), "gcl.num_hard_negatives": Bounds(0),
@@ -249,7 +251,7 @@ ENUMS = {
     "data.modality": tuple(MODALITIES), "data.augment": tuple(PRESETS), "linear.augment": tuple(PRESETS),
     "finetune.augment": tuple(PRESETS), "data.layout": ("auto", *LAYOUTS), "data.normalize": NORMALIZE_MODES,
     "run.device": ("auto", "cpu", "cuda", "cuda:0", "cuda:3"), "run.amp": AMP_MODES,
-    "finetune.sampling": SAMPLINGS, "halp.filter": FILTERS, "halp.kmeans_backend": BACKENDS,
+    "finetune.sampling": SAMPLINGS, "finetune.eval_augment": EVAL_PRESETS, "halp.filter": FILTERS, "halp.kmeans_backend": BACKENDS,
     "gcl.variant": VARIANTS, "gcl.contrast": CONTRASTS,
 }
 

@@ -20,6 +20,7 @@ from .spatial import (
     ToModality,
 )
 from .temporal import CenterCrop, CropResize, PadCrop, Resize, TimeFlip
+from .ucla_feeder import ucla_feeder_eval, ucla_feeder_train
 
 
 def _with_modality(steps: list, modality: str, layout) -> Compose:
@@ -121,6 +122,8 @@ PRESETS: dict[str, Callable[..., Compose]] = {
     "eval_crop": eval_crop,
     "ctrgcn_train": ctrgcn_train,
     "small_pretrain": small_pretrain,
+    "ucla_feeder_train": ucla_feeder_train,
+    "ucla_feeder_eval": ucla_feeder_eval,
 }
 
 
