@@ -96,3 +96,16 @@ def test_shipped_method_configs_are_their_base_plus_their_own_section(child, par
     resolved, reference = to_dict(load_config(child)), to_dict(load_config(parent))
     assert {k: v for k, v in resolved.items() if k not in ("method", section)} == \
         {k: v for k, v in reference.items() if k != "method"}
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent.name for p in (REPO / "configs").glob("*/base.yaml")))
+def test_each_dataset_folder_shares_one_base(folder):
+    """configs/<dataset>/base.yaml holds what the folder's pretraining configs share: moco.yaml
+    (and simclr.yaml where there is one) is the base plus its method and own section."""
+    base_keys = set(yaml.safe_load((REPO / "configs" / folder / "base.yaml").read_text()))
+    assert "method" not in base_keys and {"data", "encoder", "optim", "run"} <= base_keys
+    for name, section in (("moco", "moco"), ("simclr", "simclr")):
+        path = REPO / "configs" / folder / f"{name}.yaml"
+        if path.is_file():
+            assert set(yaml.safe_load(path.read_text())) == {"base", "method", section}
+            assert load_config(path).method == name
