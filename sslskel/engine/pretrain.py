@@ -100,6 +100,7 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
     with contextlib.ExitStack() as held:
         if resume_dir is not None:
             plan = plan_resume(resume_dir, to_dict(cfg), cfg.optim.epochs)
+            cfg = plan.as_trained(cfg)  # data.layout / data.normalize: auto -> the run's
             if plan.epochs_done == cfg.optim.epochs:
                 return plan.run_dir, finish_without_training(plan)
             require_writable_dir(plan.run_dir, "a resume writes into it")

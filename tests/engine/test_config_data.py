@@ -16,6 +16,7 @@ from sslskel.data.build import build_transform, load_data
 from sslskel.data.transforms import PRESETS
 from sslskel.engine.config import ConfigError, DataConfig, load_config, resolved_config, to_dict
 from sslskel.engine.pretrain import run_pretraining
+from sslskel.errors import UserError
 from sslskel.eval.protocols import load_run_encoder
 from sslskel.methods.base import build_method_encoder
 
@@ -155,6 +156,15 @@ def test_a_run_saves_its_config_as_the_data_was_read_and_evaluation_reads_it_bac
     assert (checkpoint["layout"], checkpoint["normalize"]) == ("ntu25", "none")
     evaluated, encoder, _ = load_run_encoder(run_dir=run_dir)
     assert (evaluated.data.layout, evaluated.data.normalize) == ("ntu25", "none")
+
+    # a resume may leave them auto (it reads the data as the run did), not change them
+    with pytest.raises(UserError, match=r"data.normalize: expected 'none'.*got 'center'"):
+        run_pretraining(tiny_config("optim.epochs=2", "data.normalize=center"), resume_dir=run_dir)
+    longer = tiny_config("optim.epochs=2")
+    _, summary = run_pretraining(longer, resume_dir=run_dir)
+    assert summary["epochs"] == 2 and longer.data.layout == "auto"
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())["data"]
+    assert (saved["layout"], saved["normalize"]) == ("ntu25", "none")
 
 
 # -- encoder input size from the data section -----------------------------------------------------
