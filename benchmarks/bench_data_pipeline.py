@@ -28,7 +28,7 @@ from sslskel.common.device import autocast, resolve_device  # noqa: E402
 from sslskel.data.batch import collate  # noqa: E402
 from sslskel.data.build import build_transform, load_data  # noqa: E402
 from sslskel.data.dataset import SkeletonDataset  # noqa: E402
-from sslskel.engine.config import load_config  # noqa: E402
+from sslskel.engine.config import load_config, resolved_config  # noqa: E402
 from sslskel.methods import build_method  # noqa: E402
 from sslskel.methods.base import Progress  # noqa: E402
 
@@ -42,7 +42,8 @@ def main() -> None:
     device = resolve_device(args.device)
     cfg = load_config(args.config, [f"run.device={device}"])
     train = load_data(cfg.data, "train")
-    dataset = SkeletonDataset(train, build_transform(cfg.data, train=True), num_views=2)
+    cfg = resolved_config(cfg, train)  # the method is built for the data's layout
+    dataset = SkeletonDataset(train, build_transform(cfg.data, train=True, layout=train.layout), num_views=2)
     batch_size = cfg.optim.batch_size
 
     torch.manual_seed(0)

@@ -27,7 +27,7 @@ from common import median, system_info, time_call  # noqa: E402
 
 from sslskel.common.device import autocast, resolve_device  # noqa: E402
 from sslskel.data.build import load_data  # noqa: E402
-from sslskel.engine.config import load_config  # noqa: E402
+from sslskel.engine.config import load_config, resolved_config  # noqa: E402
 from sslskel.engine.finetune import FineTuner  # noqa: E402
 from sslskel.methods.base import build_method_encoder  # noqa: E402
 from sslskel.methods.gcl import build_graph_contrast  # noqa: E402
@@ -52,6 +52,7 @@ def main() -> None:
     device = resolve_device(args.device)
     cfg = load_config(args.config, [f"run.device={device}", "data.num_workers=0", *args.overrides])
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    cfg = resolved_config(cfg, train)  # the encoder is built for the data's layout
     tuners = {"plain": make_tuner(cfg, train, val, False), "gcl": make_tuner(cfg, train, val, True)}
     batches = iter(tuners["plain"].loader)
 

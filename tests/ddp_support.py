@@ -92,6 +92,7 @@ def _save_method_state(run_dir, rank, out) -> None:
 
 def method_state_worker(rank: int, data_dir, out_dir, extra, out: Path) -> None:
     """Train with the engine, then save this process's own buffers and weights (not rank 0's)."""
+    from sslskel.engine.config import resolved_config
     from sslskel.engine.pretrain import load_splits
     from sslskel.engine.pretrain_trainer import PretrainTrainer
     from sslskel.methods import build_method
@@ -104,6 +105,7 @@ def method_state_worker(rank: int, data_dir, out_dir, extra, out: Path) -> None:
     distributed.init_distributed(resolve_device("cpu"))
     seed_everything(cfg.run.seed)
     train, _ = load_splits(cfg)
+    cfg = resolved_config(cfg, train)  # the method is built for the data's layout
     method = build_method(cfg, in_channels=train.shape[0], num_persons=train.shape[3])
     trainer = PretrainTrainer(cfg, method, train, Path(out_dir) / "run")
     trainer.fit()
@@ -150,12 +152,14 @@ def finetune_worker(rank: int, data_dir, out_dir, extra, supcon: str, out: Path)
     import json
 
     from sslskel.data.build import load_data
+    from sslskel.engine.config import resolved_config
     from sslskel.engine.finetune import finetune
     from sslskel.methods.base import build_method_encoder
     from sslskel.methods.supcon import SupConSettings, SupervisedContrast
 
     cfg = ddp_config(data_dir, out_dir, *extra)
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    cfg = resolved_config(cfg, train)  # the encoder is built for the data's layout
     torch.manual_seed(0)
     encoder = build_method_encoder(cfg, train.shape[0], train.shape[3])
     aux = SupervisedContrast(SupConSettings(enabled=True, variational=supcon == "vsupcon", hidden=16, dim=8),
@@ -168,11 +172,13 @@ def finetune_resume_worker(rank: int, data_dir, run_dir, extra, resume: bool, ou
     """Fine-tune a fresh GRU with `RankNoise` into run_dir (or resume it); this process's
     history and weights to out/tune_rank{r}.pt."""
     from sslskel.data.build import load_data
+    from sslskel.engine.config import resolved_config
     from sslskel.engine.finetune import finetune
     from sslskel.methods.base import build_method_encoder
 
     cfg = ddp_config(data_dir, Path(run_dir).parent, *extra)
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    cfg = resolved_config(cfg, train)  # the encoder is built for the data's layout
     torch.manual_seed(0)
     encoder = build_method_encoder(cfg, train.shape[0], train.shape[3])
     result = finetune(cfg, encoder, train, val.subset(range(8)), run_dir=run_dir, aux_losses=[RankNoise()],
@@ -197,12 +203,14 @@ def gcl_worker(rank: int, data_dir, out_dir, extra, out: Path) -> None:
     """Supervised CTR-GCN + SkeletonGCL (paper variant) for an epoch; this process's banks and
     history to out/gcl_rank{r}.pt."""
     from sslskel.data.build import load_data
+    from sslskel.engine.config import resolved_config
     from sslskel.engine.finetune import FineTuner
     from sslskel.methods.base import build_method_encoder
     from sslskel.methods.gcl import build_graph_contrast as build_gcl
 
     cfg = ddp_config(data_dir, out_dir, *extra)
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    cfg = resolved_config(cfg, train)  # the encoder is built for the data's layout
     torch.manual_seed(0)
     encoder = build_method_encoder(cfg, train.shape[0], train.shape[3])
     gcl = build_gcl(cfg.gcl, encoder, train, seed=cfg.run.seed)

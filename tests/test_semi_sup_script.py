@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 from sslskel.engine.pretrain import run_pretraining
 
@@ -112,6 +113,10 @@ def test_supervised_ctrgcn_from_scratch_with_gcl_and_graph_distances(tiny_data_d
     assert "graph_distances" in result["summary"][0]
     checkpoint = run_dir / "semi_scratch_class_balanced_gcl" / "f1_s0" / "checkpoints" / "last.pt"
     assert checkpoint.is_file()
+    # the config (layout / normalize: auto) is saved as the data was read: a resume reads it the same way
+    saved = yaml.safe_load((run_dir / "semi_scratch_class_balanced_gcl" / "config.yaml").read_text())["data"]
+    assert (saved["layout"], saved["normalize"]) == ("ntu25", "none")  # the tiny CMD files: as stored
+    assert (result["config"]["data"]["layout"], result["config"]["data"]["normalize"]) == ("ntu25", "none")
 
     # resume the scratch run: everything is read back
     assert script.main(["--init", "scratch", "--resume", str(run_dir), "--fractions", "1.0", "--seeds", "1",

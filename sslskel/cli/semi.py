@@ -42,7 +42,7 @@ from pathlib import Path
 from ..common.cli import run_cli
 from ..common.io import atomic_write_json, require_writable_dir
 from ..data.build import load_data
-from ..engine.config import load_config, save_config, to_dict
+from ..engine.config import load_config, resolved_config, save_config, to_dict
 from ..engine.pretrain import new_run_dir
 from ..engine.run_log import log_results_to_tensorboard
 from ..eval.semi import SAMPLINGS, format_graph_distances, format_results, run_semi, summarize
@@ -118,6 +118,7 @@ def run(args, parser: argparse.ArgumentParser, supervised: bool = False) -> int:
     check_graphs(cfg, use_gcl, args.graph_distances)
 
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    cfg = resolved_config(cfg, train)  # the encoder is built from it, config.yaml records it
     channels, _, _, persons = train.shape
     make_encoder = encoder_factory(cfg, weights, channels, persons, source=config_from)
     if weights is not None:

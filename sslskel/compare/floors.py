@@ -35,7 +35,7 @@ def dataset_floors(cfg, frames: int = FLOOR_FRAMES) -> dict:
     xtr, xva = raw_clip_features(train, frames), raw_clip_features(val, frames)
     return {"one_nn": nearest_neighbour_floor(xtr, train.labels, xva, val.labels),
             "logistic": logistic_floor(xtr, train.labels, xva, val.labels),
-            "frames": frames, "normalize": cfg.data.normalize, "train": len(train), "val": len(val),
+            "frames": frames, "normalize": train.normalization, "train": len(train), "val": len(val),
             "seconds": round(time.perf_counter() - start, 2)}
 
 

@@ -3,11 +3,16 @@
 With no `data.path` the embedded synthetic dataset is generated (once, then cached) and
 read back through the same CMD-layout reader as real data.
 
+`load_data` only reads the config: the layout and normalisation it resolves (`auto`) are on
+the data it returns, and transforms take the layout from there.
+
 Example:
     >>> from sslskel.engine.config import DataConfig
     >>> t = build_transform(DataConfig(modality="bone", layout="ntu25"), train=False)
     >>> type(t).__name__
     'Compose'
+    >>> build_transform(DataConfig(modality="bone"), train=False, layout="msr20").steps[-1]  # the data's
+    ToModality(name='bone', layout='msr20')
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ def load_data(data_cfg, split: str) -> SkeletonData:
     training step: non-empty, plausible class ids, finite coordinates, valid lengths; all-zero
     samples are warned about by name.
 
-    `data.layout: auto` and `data.normalize: auto` are resolved here, in `data_cfg` itself, to
-    what the data is and what was applied, so a run's saved config records them and every
-    later evaluation of the run reads its data the same way.
+    `data_cfg` is only read. `data.layout: auto` and `data.normalize: auto` are resolved on the
+    returned data: its `layout` is what the data is and its `normalization` what was applied.
+    Transforms take the layout from there (`build_transform(..., layout=data.layout)`), and a
+    run saves its config with both written in (`sslskel.engine.config.resolved_config`), so
+    every later evaluation of the run reads its data the same way.
     """
     if data_cfg.path is None:
         synthetic = SyntheticConfig.from_mapping(data_cfg.synthetic)
@@ -49,21 +56,15 @@ def load_data(data_cfg, split: str) -> SkeletonData:
         data = load_split(data_cfg.path, split, benchmark=data_cfg.benchmark,
                           file_format=data_cfg.format)
     scan_samples(data, normalize_split(split))  # NaN / inf refused and empty samples named before step 1
-    resolve_layout(data_cfg, data)
-    data = _adopt_layout(data, data_cfg.layout)
-    if data.layout != data_cfg.layout:
+    layout = data.layout if data_cfg.layout == "auto" else data_cfg.layout
+    data = _adopt_layout(data, layout)
+    if data.layout != layout:
         raise DataFormatError(data.source, "data.layout", f"the layout of the data, {data.layout} "
                               f"(set data.layout={data.layout} or auto)", repr(data_cfg.layout))
-    checked = data_cfg.normalize == "auto"
-    data_cfg.normalize = resolve_mode(data_cfg.normalize, data.file_format)
-    data = apply_normalization(data, data_cfg.normalize, checked=checked)
+    # `auto` files taken as pre-normalised are checked to look it
+    mode = resolve_mode(data_cfg.normalize, data.file_format)
+    data = apply_normalization(data, mode, checked=data_cfg.normalize == "auto")
     return data.require_nonempty(split)
-
-
-def resolve_layout(data_cfg, data: SkeletonData) -> None:
-    """`data.layout: auto` -> the layout of `data` (for code given data it did not load itself)."""
-    if data_cfg.layout == "auto":
-        data_cfg.layout = data.layout
 
 
 # arrays up to this size are normalised once, in memory; bigger ones sample by sample
@@ -108,11 +109,19 @@ def apply_normalization(data: SkeletonData, mode: str, checked: bool = False) ->
     return replace(data, data=array, normalization=mode, index=data.index)
 
 
-def build_transform(data_cfg, train: bool, preset: str | None = None, eval_ratio: float = 0.95):
-    """Augmentation preset (train) or centre crop (eval), then the modality conversion."""
-    if data_cfg.layout == "auto":
-        raise ValueError("data.layout is 'auto': load_data resolves it; call it before build_transform")
-    layout = get_layout(data_cfg.layout)
+def build_transform(data_cfg, train: bool, preset: str | None = None, eval_ratio: float = 0.95,
+                    layout: str | None = None):
+    """Augmentation preset (train) or centre crop (eval), then the modality conversion.
+
+    `layout`: the joint order of the data to transform, its `SkeletonData.layout` (which
+    `load_data` resolved); without it, `data_cfg.layout`, which must then name one.
+    """
+    if layout is None:
+        if data_cfg.layout == "auto":
+            raise ValueError("data.layout is 'auto': pass the data's layout (build_transform(..., "
+                             "layout=data.layout), resolved by load_data)")
+        layout = data_cfg.layout
+    layout = get_layout(layout)
     if train:
         name = preset or data_cfg.augment
         # data.augment_args tune the pretraining preset; other presets (linear, fine-tune) take none

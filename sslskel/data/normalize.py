@@ -48,10 +48,16 @@ PRENORMALIZED_FORMATS = {"cmd": 1, "aimclr": 20}
 CENTER_TOLERANCE_M = 0.1
 
 
-def resolve_mode(mode: str, file_format: str) -> str:
-    """The concrete mode ("prenorm", "center" or "none") that `mode` means for `file_format`."""
+def check_mode(mode: str) -> None:
+    """A ValueError naming `data.normalize` unless `mode` is one of NORMALIZE_MODES (the one
+    check of the setting: the config's start-up checks call it too)."""
     if mode not in NORMALIZE_MODES:
         raise ValueError(f"data.normalize: expected one of {', '.join(NORMALIZE_MODES)}, got {mode!r}")
+
+
+def resolve_mode(mode: str, file_format: str) -> str:
+    """The concrete mode ("prenorm", "center" or "none") that `mode` means for `file_format`."""
+    check_mode(mode)
     if mode != "auto":
         return mode
     return "none" if file_format in PRENORMALIZED_FORMATS else "prenorm"

@@ -67,7 +67,7 @@ from .method_sections import check_method_sections
 
 __all__ = ["AMP_MODES", "BENCHMARKS_BY_FORMAT", "Config", "ConfigError", "DataConfig", "EncoderConfig",
            "FinetuneConfig", "LinearConfig", "OptimConfig", "RunConfig", "SAMPLINGS", "config_class",
-           "group_optim", "load_config", "read_yaml", "save_config", "to_dict"]
+           "group_optim", "load_config", "read_yaml", "resolved_config", "save_config", "to_dict"]
 
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 AMP_MODES = ("auto", "bf16", "off")  # sslskel.common.device.amp_dtype
@@ -92,7 +92,7 @@ class DataConfig:
     benchmark: str = "xsub"  # xsub | xview | xset (which split of the data to use)
     layout: str = "auto"  # joint order: auto (the data's), ntu25, ucla20 (Kinect SDK order), utd20, msr20
     # auto (pre-normalise what was not pre-normalised when written) | prenorm | center | none;
-    # a run's config.yaml holds the mode that was applied (sslskel.data.normalize)
+    # a run's config.yaml holds the mode that was applied (sslskel.data.normalize; resolved_config)
     normalize: str = "auto"
     modality: str = "joint"  # joint | bone | motion | bone_motion | joint_motion (stacked, 2C channels)
     frames: int = 64  # clip length the encoder sees
@@ -356,3 +356,17 @@ def check_method_settings(cfg) -> None:
 
 def save_config(cfg, path: str | os.PathLike) -> None:
     atomic_write_text(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def resolved_config(cfg, data):
+    """A copy of `cfg` whose `data.layout` and `data.normalize` are what `data` was read as
+    (`load_data` resolves `auto`: the data's `layout` and `normalization`); `cfg` is unchanged.
+    A run builds its model from this copy and saves it, so every later evaluation of the run
+    reads its data the same way.
+
+    Example:
+        train = load_data(cfg.data, "train")
+        cfg = resolved_config(cfg, train)  # data.layout: auto -> ntu25, data.normalize: auto -> none
+    """
+    data_cfg = dataclasses.replace(cfg.data, layout=data.layout, normalize=data.normalization)
+    return dataclasses.replace(cfg, data=data_cfg)

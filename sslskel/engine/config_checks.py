@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 
 from ..data.layouts import LAYOUTS
-from ..data.normalize import NORMALIZE_MODES
+from ..data.normalize import check_mode
 from ..data.readers import BENCHMARKS_BY_FORMAT, FILE_FORMATS
 from ..data.synthetic import BENCHMARKS as SYNTHETIC_BENCHMARKS
 from ..data.synthetic import SyntheticConfig
@@ -69,8 +69,10 @@ def check_data_settings(data_cfg) -> None:
     except ValueError as err:
         raise ConfigError(str(err)) from None
     check_benchmark(data_cfg)
-    if data_cfg.normalize not in NORMALIZE_MODES:
-        raise ConfigError(f"data.normalize: expected one of {', '.join(NORMALIZE_MODES)}, got {data_cfg.normalize!r}")
+    try:
+        check_mode(data_cfg.normalize)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if data_cfg.augment not in PRESETS:
         raise ConfigError(f"data.augment: unknown preset {data_cfg.augment!r}; valid: {', '.join(sorted(PRESETS))}")
     check_arguments(PRESETS[data_cfg.augment], data_cfg.augment_args, "data.augment_args",

@@ -64,7 +64,7 @@ from ..common.checkpoint import load_weights
 from ..common.features import extract_features
 from ..common.io import atomic_write_text
 from ..common.knn import topk_accuracy
-from ..data.build import build_transform, resolve_layout
+from ..data.build import build_transform
 from ..data.dataset import SkeletonDataset, make_loader
 from ..errors import CheckpointError
 from ..methods.auxiliary import AuxiliaryLoss
@@ -92,7 +92,6 @@ class FineTuner(Trainer):
                  aux_losses: list[AuxiliaryLoss] = (), progress: bool = True,
                  log_prefix: str = "finetune", seed: int | None = None):
         self.ft, self.optim_cfg = cfg.finetune, cfg.finetune.optim
-        resolve_layout(cfg.data, train_data)
         loop = LoopSettings(process_device(cfg.run.device), amp=cfg.run.amp, progress=progress, prefix=log_prefix)
         super().__init__(cfg, run_dir, loop, epochs=self.optim_cfg.epochs, epochs_key="finetune.optim.epochs",
                          seed=cfg.run.seed if seed is None else seed, name=log_prefix)
@@ -110,9 +109,8 @@ class FineTuner(Trainer):
         params = [p for m in (self.encoder, self.classifier, *self.aux_losses)
                   for p in m.parameters() if p.requires_grad]
         self.optimizers = GroupOptimizers({"main": params}, self.optim_cfg)
-        train_set = SkeletonDataset(train_data, build_transform(cfg.data, train=True, preset=self.ft.augment),
-                                    repeat=self.ft.repeat,
-                                    seed=self.seed)
+        augment = build_transform(cfg.data, train=True, preset=self.ft.augment, layout=train_data.layout)
+        train_set = SkeletonDataset(train_data, augment, seed=self.seed, repeat=self.ft.repeat)
         distributed.local_batch_size(self.optim_cfg.batch_size, "finetune.optim.batch_size")
         self.loader = make_loader(train_set, self.optim_cfg.batch_size, shuffle=True, seed=self.seed,
                                   num_workers=cfg.data.num_workers, device=self.device, distributed=True)
@@ -120,7 +118,7 @@ class FineTuner(Trainer):
             nn.ModuleDict({"encoder": self.encoder, "classifier": self.classifier, "aux": self.aux_losses}),
             self.losses)
         self.val_transform = build_transform(cfg.data, train=False, preset=self.ft.eval_augment,
-                                             eval_ratio=self.ft.eval_ratio)
+                                             eval_ratio=self.ft.eval_ratio, layout=val_data.layout)
         # for graph-distance predictions (one process): the batches evaluate() uses
         self.val_loader = make_loader(SkeletonDataset(val_data, self.val_transform), self.optim_cfg.batch_size * 4,
                                       shuffle=False, num_workers=cfg.data.num_workers, device=self.device)

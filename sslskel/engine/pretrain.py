@@ -31,7 +31,7 @@ from ..common.run_lock import run_lock
 from ..data.build import load_data
 from ..data.checks import check_held_out_classes, check_training_clips
 from ..methods import build_method, method_class
-from .config import save_config, to_dict
+from .config import resolved_config, save_config, to_dict
 from .memory import check_run_memory
 from .pretrain_trainer import PretrainTrainer
 from .resume import ResumePlan, finished_summary, plan_resume
@@ -63,13 +63,12 @@ def _new_run_dir(out_dir: str | Path, method: str) -> Path:
 
 def load_splits(cfg):
     """(train, val): both are loaded, so a bad val file fails now, not after an epoch of
-    training when the online kNN would first read it (reading it costs no feature extraction)."""
-    requested = {"layout": cfg.data.layout, "normalize": cfg.data.normalize}
-    train = load_data(cfg.data, "train")  # resolves `auto` settings in cfg.data
-    val = load_data(cfg.data, "val")
-    for key, value in requested.items():
+    training when the online kNN would first read it (reading it costs no feature extraction).
+    What `auto` settings were resolved to (on the data, not in `cfg`) is printed."""
+    train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    for key, value in {"layout": train.layout, "normalize": train.normalization}.items():
         if getattr(cfg.data, key) != value:
-            print(f"data.{key}: {value} -> {getattr(cfg.data, key)} ({train.file_format} data)")
+            print(f"data.{key}: {getattr(cfg.data, key)} -> {value} ({train.file_format} data)")
     if cfg.data.exclude_classes:
         train, val = exclude_classes(train, cfg.data.exclude_classes), exclude_classes(val, cfg.data.exclude_classes)
         print(f"data.exclude_classes: {sorted(set(cfg.data.exclude_classes))} left out of pretraining "
@@ -101,6 +100,7 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
     with contextlib.ExitStack() as held:
         if resume_dir is not None:
             plan = plan_resume(resume_dir, to_dict(cfg), cfg.optim.epochs)
+            cfg = plan.as_trained(cfg)  # data.layout / data.normalize: auto -> the run's
             if plan.epochs_done == cfg.optim.epochs:
                 return plan.run_dir, finish_without_training(plan)
             require_writable_dir(plan.run_dir, "a resume writes into it")
@@ -113,16 +113,19 @@ def run_pretraining(cfg, run_dir: str | Path | None = None, resume_dir: str | Pa
             trainer.discard_unsaved_run_dir = run_dir is None
             trainer.run_dir = new_run_dir(cfg.run.out_dir, cfg.method) if run_dir is None else Path(run_dir)
         with trainer.writing(lock=plan is None):  # a resume holds the lock already
-            return trainer.run_dir, train_locked(cfg, trainer, plan)
+            return trainer.run_dir, train_locked(trainer.cfg, trainer, plan)
 
 
 def build_trainer(cfg, run_dir: Path | None) -> PretrainTrainer:
-    """Settings applied, both splits loaded and checked, the method built: all before any write."""
+    """Settings applied, both splits loaded and checked, the method built: all before any write.
+    The trainer's `cfg` is `cfg` with the data's resolved layout and normalisation
+    (`resolved_config`): the method is built from it and config.yaml records it."""
     apply_run_settings(cfg.run)
     distributed.init_distributed(resolve_device(cfg.run.device))
     distributed.local_batch_size(cfg.optim.batch_size)  # refused now if it does not split
     seed_everything(cfg.run.seed)  # the same on every process: the same initial weights
     train, val = load_splits(cfg)
+    cfg = resolved_config(cfg, train)
     channels, _, joints, persons = train.shape
     check_training_clips(train, cfg.optim.batch_size)
     warn_schedule(cfg, len(train))
@@ -133,7 +136,8 @@ def build_trainer(cfg, run_dir: Path | None) -> PretrainTrainer:
 
 def train_locked(cfg, trainer: PretrainTrainer, plan: ResumePlan | None) -> dict:
     """The writes, holding the run for writing (`Trainer.writing`): the checkpoint loaded (read
-    again if it changed since the plan), config.yaml, the epochs, summary.json."""
+    again if it changed since the plan), config.yaml (`cfg`, the resolved one: `build_trainer`),
+    the epochs, summary.json."""
     if plan is not None:
         plan = plan.reread_if_changed(to_dict(cfg), cfg.optim.epochs)
         if plan.epochs_done == cfg.optim.epochs:  # another process finished it meanwhile

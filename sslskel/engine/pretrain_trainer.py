@@ -20,7 +20,7 @@ import torch
 from ..common.checkpoint import load_weights
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
-from ..data.build import build_transform, resolve_layout
+from ..data.build import build_transform
 from ..data.container import SkeletonData
 from ..data.dataset import SkeletonDataset, make_loader
 from ..methods.base import Progress
@@ -60,8 +60,7 @@ class PretrainTrainer(Trainer):
         loop.after_step = self.method.after_optimizer_step
         self.train_data = train_data
         self.knn_data = knn_data
-        resolve_layout(cfg.data, train_data)
-        dataset = SkeletonDataset(train_data, build_transform(cfg.data, train=True),
+        dataset = SkeletonDataset(train_data, build_transform(cfg.data, train=True, layout=train_data.layout),
                                   num_views=method.num_views, seed=run.seed,
                                   partners=method.needs_partners,
                                   shared_crop=getattr(method, "shared_crop", None))
@@ -110,7 +109,7 @@ class PretrainTrainer(Trainer):
     @torch.no_grad()
     def online_knn(self) -> dict:
         train, val = self.knn_data
-        transform = build_transform(self.cfg.data, train=False)
+        transform = build_transform(self.cfg.data, train=False, layout=train.layout)
         kwargs = dict(batch_size=self.cfg.optim.batch_size, device=self.device, amp=self.cfg.run.amp)
         train_x, train_y = extract_features(self.method.encoder, train, transform, **kwargs)
         val_x, val_y = extract_features(self.method.encoder, val, transform, **kwargs)

@@ -8,7 +8,8 @@ one the run was trained with (the checkpoint's own copy):
 * settings that change what the run means (the method, the data, the encoder, the batch size,
   the schedule, the seed...) are refused; only `RESUMABLE_KEYS` may differ: the length of the
   run and how it is run, logged and checkpointed; and `data.path`, with a warning (the same
-  data, moved);
+  data, moved); `data.layout` / `data.normalize` may be `auto`, and the resume then reads the
+  data as the run did (`ResumePlan.as_trained`);
 * `optim.epochs` below the epochs the checkpoint holds is refused (a resume cannot undo
   training), and `optim.epochs` equal to them is a resume with nothing to do: the run is
   finished, and `finished_summary` reads its summary without writing anything.
@@ -20,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -37,6 +39,8 @@ from .run_log import read_metrics
 RESUMABLE_KEYS = ("optim.epochs", "data.num_workers", "run.threads", "run.progress", "run.device",
                   "run.log_every", "run.knn_every", "run.checkpoint_every", "run.out_dir")
 MOVABLE_KEY = "data.path"  # may change too (the same data, moved), with a warning
+# may be `auto` in the resumed config: the run's value (what the data was read as) is kept
+AUTO_KEYS = ("data.layout", "data.normalize")
 
 
 @dataclass
@@ -58,6 +62,14 @@ class ResumePlan:
         except FileNotFoundError:
             unchanged = False
         return self if unchanged else plan_resume(self.run_dir, resumed_config, epochs)
+
+    def as_trained(self, cfg):
+        """A copy of `cfg` whose AUTO_KEYS left `auto` hold the run's values: the resume reads its
+        data the way the run did."""
+        trained = flatten(self.state.get("config") or {})
+        settled = {key.split(".")[1]: trained[key] for key in AUTO_KEYS
+                   if key in trained and getattr(cfg.data, key.split(".")[1]) == "auto"}
+        return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **settled)) if settled else cfg
 
 
 def periodic_checkpoints(checkpoint_dir: Path) -> list[Path]:
@@ -99,7 +111,7 @@ def changed_keys(trained: dict, resumed: dict) -> list[str]:
     trained config lacks (added to sslskel since) is not compared: it could not have differed."""
     old, new = flatten(trained), flatten(resumed)
     return [key for key in new if key in old and old[key] != new[key]
-            and key not in (*RESUMABLE_KEYS, MOVABLE_KEY)]
+            and key not in (*RESUMABLE_KEYS, MOVABLE_KEY) and not (key in AUTO_KEYS and new[key] == "auto")]
 
 
 def check_resumed_config(trained: dict, resumed: dict, run_dir: Path) -> None:

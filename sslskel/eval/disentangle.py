@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from ..common.features import extract_features
-from ..data.build import build_transform, resolve_layout
+from ..data.build import build_transform
 from ..errors import UserError
 from .baselines import logistic_floor
 from .single_shot import require_camera_meta
@@ -62,8 +62,8 @@ def embeddings(method, data, data_cfg, eval_ratio: float, device, amp: str,
                batch_size: int = 256) -> dict[str, np.ndarray]:
     """{"z_p": (N, d_p), "z_v": (N, d_v)} of `data`'s centre-crop clips."""
     both = BothEmbeddings(method)
-    z, _ = extract_features(both, data, build_transform(data_cfg, train=False, eval_ratio=eval_ratio),
-                            batch_size=batch_size, device=device, amp=amp)
+    transform = build_transform(data_cfg, train=False, eval_ratio=eval_ratio, layout=data.layout)
+    z, _ = extract_features(both, data, transform, batch_size=batch_size, device=device, amp=amp)
     return {"z_p": z[:, : both.pose_dim], "z_v": z[:, both.pose_dim:]}
 
 
@@ -125,7 +125,6 @@ def disentangle(cfg, method: nn.Module, train, val, device="cpu", amp: str = "au
     fields = ("camera",) if train.file_format == "ucla" else ("camera", "replication")
     for data, split in ((train, "training"), (val, "test")):
         require_camera_meta(data, fields + ("subject",), where=f"{data.source or 'data'} ({split} split)")
-    resolve_layout(cfg.data, train)
     kw = dict(eval_ratio=cfg.linear.eval_ratio, device=device, amp=amp, batch_size=cfg.linear.optim.batch_size * 4)
     z_train, z_test = embeddings(method, train, cfg.data, **kw), embeddings(method, val, cfg.data, **kw)
     z_fit, z_probe, targets, how = probe_sets(train, val, z_train, z_test)

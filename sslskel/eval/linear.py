@@ -24,7 +24,7 @@ from torch import nn
 from .. import distributed
 from ..common.features import extract_features
 from ..common.knn import topk_accuracy
-from ..data.build import build_transform, resolve_layout
+from ..data.build import build_transform
 from ..data.dataset import SkeletonDataset, make_loader
 from ..engine.loop import LoopSettings
 from ..engine.optim import GroupOptimizers
@@ -51,7 +51,6 @@ class LinearProbe(Trainer):
         loop = LoopSettings(torch.device(device), amp=amp, progress=progress, prefix="linear")
         super().__init__(None, None, loop, epochs=optim.epochs, epochs_key="linear.optim.epochs",
                          seed=lin_cfg.seed, name="linear")
-        resolve_layout(data_cfg, train_data)
         self.encoder = encoder.to(self.device).eval()
         for p in self.encoder.parameters():
             p.requires_grad_(False)
@@ -59,7 +58,8 @@ class LinearProbe(Trainer):
         num_classes = max(train_data.num_classes, val_data.num_classes)
         # the encoder is frozen: the val features are computed once
         val_x, self.val_y = extract_features(
-            self.encoder, val_data, build_transform(data_cfg, train=False, eval_ratio=lin_cfg.eval_ratio),
+            self.encoder, val_data,
+            build_transform(data_cfg, train=False, eval_ratio=lin_cfg.eval_ratio, layout=val_data.layout),
             batch_size=optim.batch_size * 4, device=self.device, amp=amp)
         self.val_x = torch.from_numpy(val_x).to(self.device)
         torch.manual_seed(lin_cfg.seed)
@@ -67,8 +67,8 @@ class LinearProbe(Trainer):
         nn.init.normal_(self.classifier.weight, std=0.01)
         nn.init.zeros_(self.classifier.bias)
         self.optimizers = GroupOptimizers({"main": list(self.classifier.parameters())}, optim)
-        train_set = SkeletonDataset(train_data, build_transform(data_cfg, train=True, preset=lin_cfg.augment),
-                                    seed=lin_cfg.seed)
+        augment = build_transform(data_cfg, train=True, preset=lin_cfg.augment, layout=train_data.layout)
+        train_set = SkeletonDataset(train_data, augment, seed=lin_cfg.seed)
         # under torchrun: each process encodes its share of every batch, DDP averages the classifier's gradients
         distributed.local_batch_size(optim.batch_size, "linear.optim.batch_size")
         self.loader = make_loader(train_set, optim.batch_size, shuffle=True, seed=lin_cfg.seed,

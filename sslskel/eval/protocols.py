@@ -36,7 +36,7 @@ from ..common.features import extract_features
 from ..common.knn import knn_accuracy
 from ..data.build import build_transform, load_data
 from ..data.dataset import SkeletonDataset, make_loader
-from ..engine.config import Config, load_config
+from ..engine.config import Config, load_config, resolved_config
 from ..engine.startup_warnings import knn_k_warnings
 from ..errors import UserError
 from ..methods import build_method, method_class
@@ -68,7 +68,9 @@ def _load_run(run_dir, checkpoint, overrides):
     state = load_checkpoint(checkpoint)  # weights-only: a crafted file is refused unrun
     require_keys(state, checkpoint, ("method", "config"), "pretraining")
     cfg = load_config(None, overrides, base=state["config"])
-    channels, _, _, persons = load_data(cfg.data, "val").shape
+    val = load_data(cfg.data, "val")
+    cfg = resolved_config(cfg, val)  # as saved by the run, unless an override said `auto`
+    channels, _, _, persons = val.shape
     torch.manual_seed(cfg.linear.seed)  # the random-init baseline is reproducible too
     return state, cfg, checkpoint, channels, persons
 
@@ -201,7 +203,8 @@ class ProtocolRun:
     def features(self):
         """(train_x, train_y, val_x, val_y) of the centre crops, extracted on first use only."""
         if not self.cached:
-            transform = build_transform(self.cfg.data, train=False, eval_ratio=self.cfg.linear.eval_ratio)
+            transform = build_transform(self.cfg.data, train=False, eval_ratio=self.cfg.linear.eval_ratio,
+                                        layout=self.train.layout)
             kw = dict(batch_size=256, device=self.device, amp=self.cfg.run.amp)
             self.cached.extend((*extract_features(self.encoder, self.train, transform, **kw),
                                 *extract_features(self.encoder, self.val, transform, **kw)))
@@ -222,7 +225,7 @@ def run_knn(run: ProtocolRun) -> dict:
 def run_diagnostics(run: ProtocolRun) -> dict:
     cfg = run.cfg
     train_x, train_y, val_x, val_y = run.features()
-    augment = build_transform(cfg.data, train=True)  # the pretraining views' augmentation
+    augment = build_transform(cfg.data, train=True, layout=run.val.layout)  # the pretraining views' augmentation
     view1, view2 = two_view_features(run.encoder, run.val, augment, device=run.device, amp=cfg.run.amp,
                                      seed=cfg.linear.seed)
     return {"diagnostics": {**representation_diagnostics(train_x, train_y, val_x, val_y, view1, view2,
@@ -248,7 +251,7 @@ def run_disentangle(run: ProtocolRun) -> dict:
 def run_uncertainty(run: ProtocolRun) -> dict:
     cfg, train, val = run.cfg, run.train, run.val
     train_x, train_y, val_x, val_y = run.features()
-    transform = build_transform(cfg.data, train=False, eval_ratio=cfg.linear.eval_ratio)
+    transform = build_transform(cfg.data, train=False, eval_ratio=cfg.linear.eval_ratio, layout=val.layout)
     study = uncertainty_study(run.model, train_x, train_y, val_x, val_y, val, transform,
                               num_samples=cfg.vcl.eval_samples, seed=cfg.linear.seed,
                               ood_classes=list(run.ood_classes or ()),

@@ -50,7 +50,7 @@ from torch import nn
 from ..common.features import extract_features
 from ..common.knn import topk_accuracy
 from ..data.batch import Batch
-from ..data.build import build_transform, resolve_layout
+from ..data.build import build_transform
 from ..engine.config import OptimConfig
 from ..engine.loop import LoopSettings, train_epoch
 from ..engine.optim import GroupOptimizers
@@ -154,7 +154,7 @@ def representation_of(model: nn.Module) -> tuple[nn.Module, str]:
 def clip_features(module: nn.Module, data, data_cfg, eval_ratio: float, device, amp: str,
                   batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """(features, labels) of `data`'s centre-crop clips, as float32 / int64 tensors on the CPU."""
-    transform = build_transform(data_cfg, train=False, eval_ratio=eval_ratio)
+    transform = build_transform(data_cfg, train=False, eval_ratio=eval_ratio, layout=data.layout)
     x, y = extract_features(module, data, transform, batch_size=batch_size, device=device, amp=amp)
     return torch.from_numpy(x), torch.from_numpy(y).long()
 
@@ -217,7 +217,6 @@ def resnet_optim(lin_optim: OptimConfig) -> OptimConfig:
 def single_shot(cfg, model: nn.Module, train, val, classes=None, device="cpu", amp: str = "auto",
                 progress: bool = True) -> dict:
     """The protocol on a method with `embed` or on an encoder (see the module docstring)."""
-    resolve_layout(cfg.data, train)
     if classes is not None:
         train, val = keep_classes(train, classes), keep_classes(val, classes)
     parts = single_shot_parts(train)

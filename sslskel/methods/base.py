@@ -67,8 +67,8 @@ def step_generator(seed: int, step: int, stream: int, device: torch.device) -> t
 def build_method_encoder(cfg, in_channels: int, num_persons: int) -> nn.Module:
     """The configured encoder for data of `in_channels` coordinates (the modality may stack more)."""
     if cfg.data.layout == "auto":
-        raise ValueError("data.layout is 'auto': set it (ntu25, ucla20, utd20, msr20) or load the data "
-                         "first (sslskel.data.build.load_data resolves it)")
+        raise ValueError("data.layout is 'auto': set it (ntu25, ucla20, utd20, msr20) or take it from the "
+                         "data read (sslskel.engine.config.resolved_config(cfg, load_data(cfg.data, ...)))")
     return build_encoder(cfg.encoder.name, layout=cfg.data.layout,
                          in_channels=modality_channels(cfg.data.modality, in_channels),
                          num_persons=num_persons, **cfg.encoder.args)

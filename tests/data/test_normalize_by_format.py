@@ -11,6 +11,8 @@ warning must say so), every other format is pre-normalised.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import pickle
 import warnings
@@ -21,7 +23,7 @@ import pytest
 from sslskel.data.build import load_data
 from sslskel.data.layouts import get_layout
 from sslskel.data.ntu_raw import write_ntu_skeleton
-from sslskel.engine.config import load_config
+from sslskel.engine.config import ConfigError, load_config
 
 OFFSET = np.array([0.3, 0.5, 3.0])  # where a Kinect sees a person: far from the origin
 PRENORMALIZED = ("cmd", "aimclr")  # files taken as already pre-normalised under `auto`
@@ -227,12 +229,13 @@ def test_auto_resolves_layout_and_mode_from_the_files(dataset, file_format):
     path, expected = dataset(file_format)
     cfg = _data_cfg(path, file_format)
     assert cfg.format is None and (cfg.layout, cfg.normalize) == ("auto", "auto")
+    before = copy.deepcopy(cfg)
     data, messages = _load_quietly(cfg)
     layout_name = LAYOUT_OF.get(file_format, "ntu25")
     mode = "none" if file_format in PRENORMALIZED else "prenorm"
-    # the config now records what the data is and what was applied
-    assert (cfg.layout, cfg.normalize) == (layout_name, mode)
+    # the data carries what it is and what was applied; the config is only read
     assert data.file_format == file_format and data.layout == layout_name and data.normalization == mode
+    assert cfg == before and (cfg.layout, cfg.normalize) == ("auto", "auto")
     _check_samples_match_writer(data, expected, file_format)
     warned = [m for m in messages if "data.normalize=prenorm" in m]
     if file_format in PRENORMALIZED:
@@ -248,13 +251,13 @@ def test_prenormalized_formats_are_read_unchanged(dataset, file_format):
     cfg = _data_cfg(path, file_format)
     with pytest.warns(UserWarning, match=r"data\.normalize=prenorm"):
         data = load_data(cfg, "train")
-    assert cfg.normalize == "none" and data.sample_normalizer is None
+    assert data.normalization == "none" and data.sample_normalizer is None
     for i, name in enumerate(data.names):
         x = data.sample(i)
         nf = expected[name].shape[1]
         np.testing.assert_array_equal(x[:, :nf], expected[name])
         assert not x[:, nf:].any()  # the stored zero padding, not repeated frames
-        centre = x[:, :nf, get_layout(cfg.layout).center, 0]
+        centre = x[:, :nf, get_layout(data.layout).center, 0]
         assert np.linalg.norm(centre - OFFSET[:, None], axis=0).max() < 1.0  # still where the camera saw it
 
 
@@ -263,8 +266,8 @@ def test_raw_formats_are_prenormalized(dataset, file_format):
     path, expected = dataset(file_format)
     cfg = _data_cfg(path, file_format)
     data, _ = _load_quietly(cfg)
-    layout = get_layout(cfg.layout)
-    assert cfg.normalize == "prenorm" and data.normalization == "prenorm"
+    layout = get_layout(data.layout)
+    assert data.normalization == "prenorm"
     for i, name in enumerate(data.names):
         x, raw = data.sample(i), expected[name]
         nf = raw.shape[1]
@@ -292,8 +295,7 @@ def test_explicit_none_gives_the_stored_coordinates(dataset, file_format):
     path, expected = dataset(file_format)
     cfg = _data_cfg(path, file_format, "data.normalize=none")
     data, messages = _load_quietly(cfg)
-    assert cfg.normalize == "none" and data.normalization == "none"
-    assert cfg.layout == LAYOUT_OF.get(file_format, "ntu25")
+    assert data.normalization == "none" and data.layout == LAYOUT_OF.get(file_format, "ntu25")
     assert not [m for m in messages if "data.normalize" in m]  # only `auto` checks cmd / aimclr files
     _check_samples_match_writer(data, expected, file_format)
     for i, name in enumerate(data.names):
@@ -307,8 +309,8 @@ def test_explicit_center_moves_without_turning(dataset, file_format):
     path, expected = dataset(file_format)
     cfg = _data_cfg(path, file_format, "data.normalize=center")
     data, _ = _load_quietly(cfg)
-    assert cfg.normalize == "center" and data.normalization == "center"
-    layout = get_layout(cfg.layout)
+    assert data.normalization == "center"
+    layout = get_layout(data.layout)
     for i, name in enumerate(data.names):
         x, raw = data.sample(i), expected[name].astype(np.float64)
         nf = raw.shape[1]
@@ -322,11 +324,14 @@ def test_explicit_center_moves_without_turning(dataset, file_format):
 @pytest.mark.parametrize("file_format", ["msr", "cmd"])
 def test_unknown_mode_is_refused_listing_the_valid_ones(dataset, file_format):
     path, _ = dataset(file_format)
-    # the config accepts any string for data.normalize; the value is checked when data is loaded
-    with pytest.raises(ValueError) as info:
-        cfg = _data_cfg(path, file_format, "data.normalize=foo")
-        load_data(cfg, "train")
-    message = str(info.value)
+    # one check, two ways in: the config's start-up checks, and load_data given a data section
+    # that never went through them
+    with pytest.raises(ConfigError) as at_start:
+        _data_cfg(path, file_format, "data.normalize=foo")
+    with pytest.raises(ValueError) as at_load:
+        load_data(dataclasses.replace(_data_cfg(path, file_format), normalize="foo"), "train")
+    message = str(at_start.value)
+    assert str(at_load.value) == message
     assert "data.normalize" in message and "'foo'" in message
     for mode in ("auto", "prenorm", "center", "none"):
         assert mode in message

@@ -1,12 +1,23 @@
 """The `data` section of the config: augmentation presets and their arguments, the `auto`
-defaults of layout / normalize, and the encoder built from the data settings."""
+defaults of layout / normalize (resolved on the data read, never in the config; written into
+the copy a run saves), and the encoder built from the data settings."""
 
 from __future__ import annotations
 
-import pytest
+import copy
+import dataclasses
+import warnings
 
+import pytest
+import yaml
+
+from sslskel.common.checkpoint import load_checkpoint
+from sslskel.data.build import build_transform, load_data
 from sslskel.data.transforms import PRESETS
-from sslskel.engine.config import ConfigError, load_config
+from sslskel.engine.config import ConfigError, DataConfig, load_config, resolved_config, to_dict
+from sslskel.engine.pretrain import run_pretraining
+from sslskel.errors import UserError
+from sslskel.eval.protocols import load_run_encoder
 from sslskel.methods.base import build_method_encoder
 
 RESERVED = ("frames", "layout", "modality")  # preset arguments set from the data section
@@ -26,8 +37,6 @@ def test_preset_argument_is_accepted_and_kept():
 
 
 def test_accepted_arguments_reach_the_preset():
-    from sslskel.data.build import build_transform
-
     cfg = load_config(None, ["data.augment=small_pretrain", "data.augment_args.bone_scale=0.1",
                              "data.augment_args.max_angle=0.2", "data.layout=msr20"])
     assert type(build_transform(cfg.data, train=True)).__name__ == "Compose"
@@ -92,6 +101,70 @@ def test_encoder_needs_a_resolved_layout():
     message = str(info.value)
     assert "data.layout" in message and "auto" in message
     assert "set it" in message and "load" in message and "ntu25" in message
+
+
+# -- auto resolved on the data, not in the config ----------------------------------------------
+@pytest.mark.parametrize("normalize, applied", [("auto", "none"), ("center", "center")])
+def test_load_data_only_reads_the_config_and_the_data_carries_what_was_resolved(tiny_config, normalize, applied):
+    cfg = tiny_config(f"data.normalize={normalize}")
+    before = copy.deepcopy(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # auto: the tiny CMD files are not centred, as check_prenormalized says
+        splits = [load_data(cfg.data, split) for split in ("train", "val")]
+    assert cfg == before and to_dict(cfg) == to_dict(before)  # nothing written back, however deep
+    assert (cfg.data.layout, cfg.data.normalize) == ("auto", normalize)
+    for data in splits:  # CMD files: auto is the NTU joint order, read as stored
+        assert (data.file_format, data.layout, data.normalization) == ("cmd", "ntu25", applied)
+
+
+def test_resolved_config_is_a_copy_with_the_data_settings_written_in(tiny_config):
+    cfg = tiny_config()
+    before = copy.deepcopy(cfg)
+    train = load_data(cfg.data, "train")
+    resolved = resolved_config(cfg, train)
+    assert (resolved.data.layout, resolved.data.normalize) == ("ntu25", "none")
+    assert cfg == before  # a copy: the config given is unchanged
+    assert dataclasses.replace(resolved, data=dataclasses.replace(resolved.data, layout="auto", normalize="auto")) \
+        == cfg  # and nothing else differs
+    assert build_method_encoder(resolved, 3, 2).feature_dim > 0  # the encoder needs the resolved layout
+
+
+def test_build_transform_takes_the_layout_of_the_data():
+    auto = DataConfig(modality="bone")
+    assert repr(build_transform(auto, train=False, layout="msr20")) == \
+        repr(build_transform(DataConfig(modality="bone", layout="msr20"), train=False))
+    assert repr(build_transform(auto, train=True, layout="ucla20")) == \
+        repr(build_transform(DataConfig(modality="bone", layout="ucla20"), train=True))
+    with pytest.raises(ValueError, match=r"data.layout is 'auto'.*layout=data.layout"):
+        build_transform(auto, train=False)
+
+
+def test_a_run_saves_its_config_as_the_data_was_read_and_evaluation_reads_it_back(tiny_config, capsys):
+    cfg = tiny_config("optim.epochs=1", "run.knn_every=1")
+    before = copy.deepcopy(cfg)
+    run_dir, _ = run_pretraining(cfg)
+    assert cfg == before  # the caller's config: still auto
+    out = capsys.readouterr().out
+    assert "data.layout: auto -> ntu25 (cmd data)" in out and "data.normalize: auto -> none (cmd data)" in out
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert (saved["data"]["layout"], saved["data"]["normalize"]) == ("ntu25", "none")
+    del saved["data"]["layout"], saved["data"]["normalize"]
+    expected = to_dict(cfg)
+    del expected["data"]["layout"], expected["data"]["normalize"]
+    assert saved == expected  # the rest as given
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt")["config"]["data"]
+    assert (checkpoint["layout"], checkpoint["normalize"]) == ("ntu25", "none")
+    evaluated, encoder, _ = load_run_encoder(run_dir=run_dir)
+    assert (evaluated.data.layout, evaluated.data.normalize) == ("ntu25", "none")
+
+    # a resume may leave them auto (it reads the data as the run did), not change them
+    with pytest.raises(UserError, match=r"data.normalize: expected 'none'.*got 'center'"):
+        run_pretraining(tiny_config("optim.epochs=2", "data.normalize=center"), resume_dir=run_dir)
+    longer = tiny_config("optim.epochs=2")
+    _, summary = run_pretraining(longer, resume_dir=run_dir)
+    assert summary["epochs"] == 2 and longer.data.layout == "auto"
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())["data"]
+    assert (saved["layout"], saved["normalize"]) == ("ntu25", "none")
 
 
 # -- encoder input size from the data section -----------------------------------------------------

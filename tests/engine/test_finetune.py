@@ -8,6 +8,7 @@ import torch
 
 from sslskel.common.checkpoint import load_checkpoint, seed_everything
 from sslskel.data.build import load_data
+from sslskel.engine.config import resolved_config
 from sslskel.engine.finetune import FineTuner, finetune, top_k
 from sslskel.engine.run_log import read_metrics
 from sslskel.eval.graph_distances import predict_with_graphs
@@ -30,7 +31,9 @@ def build_graph_contrast(cfg, encoder, train):
 
 
 def splits(cfg):
-    return load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    """(cfg with the data's layout, train, val): the encoder is built from that cfg."""
+    train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    return resolved_config(cfg, train), train, val
 
 
 def fresh_encoder(cfg, seed=0):
@@ -40,7 +43,7 @@ def fresh_encoder(cfg, seed=0):
 
 def test_learns_the_tiny_data_far_above_chance(tiny_config):
     cfg = tiny_config(*FAST, "finetune.optim.epochs=6")
-    train, val = splits(cfg)
+    cfg, train, val = splits(cfg)
     result = finetune(cfg, fresh_encoder(cfg), train, val, progress=False)
     assert result["final_top1"] >= 90.0  # 3 classes: chance is 33 %
     assert result["epochs"] == 6 and result["steps"] == 6 * 3  # 48 clips, batch 16
@@ -56,14 +59,14 @@ def test_learns_the_tiny_data_far_above_chance(tiny_config):
 def test_learning_rate_follows_warmup_and_milestones(tiny_config):
     cfg = tiny_config(*FAST, "finetune.optim.epochs=4", "finetune.optim.warmup_epochs=2",
                       "finetune.optim.milestones=[3]")
-    train, val = splits(cfg)
+    cfg, train, val = splits(cfg)
     result = finetune(cfg, fresh_encoder(cfg), train, val, progress=False)
     assert [h["lr"] for h in result["history"]] == pytest.approx([0.025, 0.05, 0.05, 0.005])
 
 
 def test_small_subset_keeps_its_last_partial_batch(tiny_config):
     cfg = tiny_config(*FAST, "finetune.optim.epochs=1")
-    train, val = splits(cfg)
+    cfg, train, val = splits(cfg)
     result = finetune(cfg, fresh_encoder(cfg), train.subset(np.arange(5)), val, progress=False)
     assert result["steps"] == 1 and result["num_train"] == 5
 
@@ -73,14 +76,14 @@ def test_feeder_recipe_repeats_the_list_and_tests_on_its_own_view(tiny_config):
     epoch (steps scale with it), finetune.eval_augment picks the test view (the feeder's)."""
     cfg = tiny_config(*FAST, "finetune.optim.epochs=1", "finetune.augment=ucla_feeder_train",
                       "finetune.eval_augment=ucla_feeder_eval", "data.frames=12", "data.normalize=none")
-    train, val = splits(cfg)
+    cfg, train, val = splits(cfg)
     once = FineTuner(cfg, fresh_encoder(cfg), train, val, progress=False)
     assert [type(s).__name__ for s in once.val_transform.steps[0].steps] == ["CenterOnFirstFrame", "MinMaxScale",
                                                                              "UniformFrames"]
     steps_once = once.fit()["steps"]
-    twice = tiny_config(*FAST, "finetune.optim.epochs=1", "finetune.augment=ucla_feeder_train",
-                        "finetune.eval_augment=ucla_feeder_eval", "data.frames=12", "data.normalize=none",
-                        "finetune.repeat=3", f"data.layout={cfg.data.layout}")
+    twice = resolved_config(tiny_config(*FAST, "finetune.optim.epochs=1", "finetune.augment=ucla_feeder_train",
+                                        "finetune.eval_augment=ucla_feeder_eval", "data.frames=12",
+                                        "data.normalize=none", "finetune.repeat=3"), train)
     result = finetune(twice, fresh_encoder(twice), train, val, progress=False)
     assert steps_once == 3 and result["steps"] == 9 and result["num_train"] == len(train) == 48
 
@@ -89,7 +92,7 @@ def test_supervised_ctrgcn_with_gcl_resumes_exactly(tiny_config, tmp_path):
     def run(epochs, run_dir, resume=False):
         cfg = tiny_config(*FAST, *TINY_CTRGCN, f"finetune.optim.epochs={epochs}",
                           "finetune.optim.batch_size=24", "data.frames=8")
-        train, val = splits(cfg)
+        cfg, train, val = splits(cfg)
         val = val.subset(np.arange(12))  # evaluation is not what this test is about: keep it short
         encoder = fresh_encoder(cfg)
         gcl = build_graph_contrast(cfg, encoder, train)
@@ -117,7 +120,7 @@ def test_supervised_ctrgcn_with_gcl_resumes_exactly(tiny_config, tmp_path):
 
 def test_gcl_with_an_encoder_without_graphs_fails_clearly(tiny_config):
     cfg = tiny_config(*FAST, "gcl.enabled=true")  # the gcl section is there where a config names it
-    train, _ = splits(cfg)
+    cfg, train, _ = splits(cfg)
     encoder = fresh_encoder(cfg)  # the tiny config's GRU
     with pytest.raises(ValueError, match=r"BiGRUEncoder returns none.*ctrgcn"):
         build_graph_contrast(cfg, encoder, train)
@@ -129,7 +132,7 @@ def test_gcl_with_an_encoder_without_graphs_fails_clearly(tiny_config):
 
 def test_tiny_ctrgcn_with_gcl_end_to_end_caps_p(tiny_config, tmp_path, capsys):
     cfg = tiny_config(*FAST, *TINY_CTRGCN, "finetune.optim.epochs=2")
-    train, val = splits(cfg)
+    cfg, train, val = splits(cfg)
     encoder = fresh_encoder(cfg)
     gcl = build_graph_contrast(cfg, encoder, train)
     assert gcl.instance_bank.per_class == 16  # 16 training clips per class < P = 32
@@ -150,7 +153,7 @@ def test_tiny_ctrgcn_with_gcl_end_to_end_caps_p(tiny_config, tmp_path, capsys):
 
 def test_evaluation_does_not_touch_the_banks(tiny_config):
     cfg = tiny_config(*FAST, *TINY_CTRGCN, "finetune.optim.epochs=1")
-    train, val = splits(cfg)
+    cfg, train, val = splits(cfg)
     encoder = fresh_encoder(cfg)
     tuner = FineTuner(cfg, encoder, train, val, aux_losses=[build_graph_contrast(cfg, encoder, train)],
                       progress=False)
@@ -167,7 +170,7 @@ def test_evaluation_does_not_touch_the_banks(tiny_config):
 
 def test_predict_graphs_are_person_and_channel_means(tiny_config):
     cfg = tiny_config(*FAST, *TINY_CTRGCN)
-    train, val = splits(cfg)
+    cfg, train, val = splits(cfg)
     tuner = FineTuner(cfg, fresh_encoder(cfg), train, val, progress=False)
     out = predict_with_graphs(tuner.encoder, tuner.classifier, tuner.val_loader, tuner.device, "off")
     batch = next(iter(tuner.val_loader))
@@ -211,7 +214,7 @@ class MeanFeature(AuxiliaryLoss):
 
 def test_auxiliary_losses_are_summed_logged_trained_and_checkpointed(tiny_config, tmp_path):
     cfg = tiny_config(*FAST, "finetune.optim.epochs=1")
-    train, val = splits(cfg)
+    cfg, train, val = splits(cfg)
     aux = [MeanFeature("a", 0.5), MeanFeature("b", 0.25)]
     tuner = FineTuner(cfg, fresh_encoder(cfg), train, val, run_dir=tmp_path, aux_losses=aux, progress=False)
     batch = next(iter(tuner.loader))

@@ -13,6 +13,7 @@ import torch
 from sslskel import distributed
 from sslskel.common.checkpoint import capture_rng_state, load_checkpoint, seed_everything
 from sslskel.data.build import load_data
+from sslskel.engine.config import resolved_config
 from sslskel.engine.finetune import FineTuner
 from sslskel.engine.run_log import read_metrics
 from sslskel.methods.base import build_method_encoder
@@ -23,6 +24,7 @@ FAST = ("finetune.optim.batch_size=16", "finetune.optim.lr=0.05", "finetune.opti
 
 def tuner(cfg, run_dir):
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    cfg = resolved_config(cfg, train)  # the encoder is built for the data's layout
     seed_everything(0)
     return FineTuner(cfg, build_method_encoder(cfg, 3, 2), train, val.subset(np.arange(12)), run_dir=run_dir,
                      progress=False)

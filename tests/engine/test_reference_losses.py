@@ -1,17 +1,19 @@
 """Engine v2 regression: the first optimiser steps' losses are bit-identical to the recorded ones.
 
-tests/fixtures/reference_losses.json holds the per-step losses of the first 100 steps of MoCo,
-HaLP (halp.start_epoch=0) and supervised CTR-GCN with and without SkeletonGCL on the synthetic
-default configs, CPU, one thread, recorded by benchmarks/record_losses.py (with the recorder in
-tests/reference_recorder.py) on the code of commit 35d60a5 (see the fixture's `meta`). Any
-change to the training loop, the data order or augmentations, the models, the methods or the
-synthetic data shows up as an exact mismatch; a deliberate change of numbers needs a new fixture:
+tests/fixtures/reference_losses*.json hold, one file per platform, the per-step losses of the
+first 100 steps of MoCo, HaLP (halp.start_epoch=0) and supervised CTR-GCN with and without
+SkeletonGCL on the synthetic default configs, CPU, one thread, recorded by
+benchmarks/record_losses.py (with the recorder in tests/reference_recorder.py; each file's
+`meta` names the commit). Any change to the training loop, the data order or augmentations,
+the models, the methods or the synthetic data shows up as an exact mismatch; a deliberate
+change of numbers needs new fixtures:
 
-    python benchmarks/record_losses.py --steps 100 --out tests/fixtures/reference_losses.json
+    python benchmarks/record_losses.py --steps 100 --out tests/fixtures/reference_losses_<CAPABILITY>.json
 
-Bit-identical floats need the same torch build and the same CPU kernels: on another torch
-version or another CPU instruction set (torch.backends.cpu.get_cpu_capability()) the losses
-may differ in the last bits without a bug, so the tests skip there, saying why.
+Bit-identical floats need the same torch build and the same CPU kernels: the test uses the
+fixture recorded with this torch version and CPU instruction set
+(torch.backends.cpu.get_cpu_capability(): AVX512 in reference_losses.json, AVX2 in
+reference_losses_AVX2.json), and skips, saying why, where none was.
 
 The fast test checks the first 5 steps of moco and ctrgcn; the slow one all 100 of every case.
 """
@@ -27,11 +29,20 @@ import torch
 from reference_recorder import record_case
 from support import REPO
 
-FIXTURE = REPO / "tests" / "fixtures" / "reference_losses.json"
+FIXTURES = sorted((REPO / "tests" / "fixtures").glob("reference_losses*.json"))  # one per platform
+
+
+def platform_now() -> tuple[str, str]:
+    return torch.__version__, torch.backends.cpu.get_cpu_capability()
 
 
 def reference() -> dict:
-    return json.loads(FIXTURE.read_text())
+    """The fixture recorded on this platform (torch build and CPU kernels), else the first one."""
+    loaded = [json.loads(path.read_text()) for path in FIXTURES]
+    for ref in loaded:
+        if other_platform(ref["meta"], *platform_now()) is None:
+            return ref
+    return loaded[0]
 
 
 def other_platform(meta: dict, torch_version: str, cpu_capability: str) -> str | None:
@@ -50,7 +61,7 @@ def other_platform(meta: dict, torch_version: str, cpu_capability: str) -> str |
 
 @pytest.fixture(autouse=True)
 def recording_platform():
-    reason = other_platform(reference()["meta"], torch.__version__, torch.backends.cpu.get_cpu_capability())
+    reason = other_platform(reference()["meta"], *platform_now())
     if reason:
         pytest.skip(f"bit-exact losses need the recording platform: {reason} (last-bit differences "
                     "are not a bug there); benchmarks/record_losses.py records a fixture for this one")

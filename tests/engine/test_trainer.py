@@ -1,5 +1,7 @@
 """End-to-end pretraining on tiny data: run directory contents, exact resume, interrupts."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -31,7 +33,9 @@ def test_run_directory_has_everything(tiny_config, method):
     assert {"train/lr", "train/samples_per_s", "sim/query_key", "queue/filled"} <= set(records[0])
     if method == "halp":
         assert any("halp/kept_fraction" in r for r in records)
-    assert load_config(run_dir / "config.yaml") == cfg
+    # the config as given, with data.layout / data.normalize (auto) as the tiny CMD files were read
+    as_read = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, layout="ntu25", normalize="none"))
+    assert load_config(run_dir / "config.yaml") == as_read and cfg.data.layout == "auto"
 
 
 def test_resume_is_exact(tiny_config, tmp_path):

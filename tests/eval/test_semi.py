@@ -12,6 +12,7 @@ import torch
 from sslskel.common.checkpoint import seed_everything
 from sslskel.common.threads import usable_cores
 from sslskel.data.build import load_data
+from sslskel.engine.config import resolved_config
 from sslskel.eval import semi
 from sslskel.eval.semi import (
     LabelSubsetWarning,
@@ -133,7 +134,8 @@ def test_summarize_mean_and_population_std_by_hand():
 def tiny_semi(tiny_config):
     cfg = tiny_config("finetune.optim.batch_size=16", "finetune.optim.epochs=2", "finetune.optim.milestones=[1]",
                       "finetune.optim.lr=0.05", "run.progress=false")
-    return cfg, load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    return resolved_config(cfg, train), train, val  # the encoders are built for the data's layout
 
 
 def make_encoder(cfg):
@@ -184,6 +186,7 @@ def test_graph_distances_keys_and_table(tiny_config, tmp_path):
     cfg = tiny_config("finetune.optim.batch_size=16", "finetune.optim.epochs=1", "run.progress=false",
                       "encoder.name=ctrgcn", "encoder.args={base_channels: 8}")
     train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    cfg = resolved_config(cfg, train)
     results = run_semi(cfg, make_encoder(cfg), train, val, tmp_path / "p", fractions=[1.0], seeds=1,
                        graph_distances=True, progress=False)
     d = results[0]["graph_distances"]

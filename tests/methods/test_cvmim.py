@@ -144,8 +144,8 @@ def tiny_cvmim(path, out, *extra):
 def test_view_pairs_are_the_same_performance(multi_camera_dir, tmp_path):
     cfg = tiny_cvmim(multi_camera_dir, tmp_path)
     train = load_data(cfg.data, "train")
-    loader = make_loader(SkeletonDataset(train, build_transform(cfg.data, train=True), num_views=1, partners=True),
-                         24, shuffle=False)
+    augment = build_transform(cfg.data, train=True, layout=train.layout)
+    loader = make_loader(SkeletonDataset(train, augment, num_views=1, partners=True), 24, shuffle=False)
     b = next(iter(loader))
     assert b.has_partner.all()
     for i in range(24):

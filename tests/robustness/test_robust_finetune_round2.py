@@ -9,6 +9,7 @@ import pytest
 from sslskel.common.checkpoint import load_checkpoint, seed_everything
 from sslskel.common.run_lock import RunLockedError, run_lock
 from sslskel.data.build import load_data
+from sslskel.engine.config import resolved_config
 from sslskel.engine.diverged import TrainingDivergedError
 from sslskel.engine.finetune import FineTuner, finetune
 from sslskel.errors import UserError
@@ -19,7 +20,8 @@ FAST = ("finetune.optim.batch_size=16", "finetune.optim.epochs=2", "finetune.opt
 
 
 def tune(cfg, run_dir, resume=False):
-    train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")  # resolves data.layout
+    train, val = load_data(cfg.data, "train"), load_data(cfg.data, "val")
+    cfg = resolved_config(cfg, train)  # data.layout: auto -> the data's
     seed_everything(0)
     encoder = build_method_encoder(cfg, 3, 2)
     return finetune(cfg, encoder, train, val, run_dir=run_dir, progress=False, resume=resume)
