@@ -193,7 +193,7 @@ class RunConfig:
     out_dir: str = "runs"
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: str = "auto"  # auto (bf16 on CUDA and on CPUs with native bf16, else off) | bf16 | off
+    amp: str = "auto"  # auto (bf16 on CUDA and on CPUs with native bf16, except HaLP on CPUs) | bf16 | off
     checkpoint_every: int = 50  # epochs between kept checkpoints (last.pt is written every epoch)
     knn_every: int = 10  # epochs between online kNN evaluations (0 = never)
     log_every: int = 10  # steps between scalar logs

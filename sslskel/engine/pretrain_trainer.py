@@ -18,11 +18,13 @@ from pathlib import Path
 import torch
 
 from ..common.checkpoint import load_weights
+from ..common.device import amp_dtype
 from ..common.features import extract_features
 from ..common.knn import knn_accuracy
 from ..data.build import build_transform
 from ..data.container import SkeletonData
 from ..data.dataset import SkeletonDataset, make_loader
+from ..methods import run_amp
 from ..methods.base import Progress
 from .loop import LoopSettings
 from .optim import GroupOptimizers
@@ -53,8 +55,11 @@ class PretrainTrainer(Trainer):
         """`run_dir` may be None and set later (run_pretraining makes a new run's directory
         only once everything before training has worked)."""
         run = cfg.run
-        loop = LoopSettings(process_device(run.device), amp=run.amp, progress=run.progress, prefix="train",
-                            log_every=run.log_every)
+        device = process_device(run.device)
+        self.amp = run_amp(cfg, device)  # config.yaml keeps `auto`; HaLP resolves it to fp32 on CPUs
+        why = f"; {cfg.method} keeps fp32 on CPUs (docs/benchmarks.md)" if self.amp != run.amp else ""
+        print(f"precision: {'bf16 autocast' if amp_dtype(device, self.amp) else 'fp32'} (run.amp={run.amp}{why})")
+        loop = LoopSettings(device, amp=self.amp, progress=run.progress, prefix="train", log_every=run.log_every)
         super().__init__(cfg, run_dir, loop, epochs=cfg.optim.epochs, epochs_key="optim.epochs", seed=run.seed)
         self.method = prepare_for_processes(method.to(self.device), self.device)
         loop.after_step = self.method.after_optimizer_step
@@ -110,7 +115,7 @@ class PretrainTrainer(Trainer):
     def online_knn(self) -> dict:
         train, val = self.knn_data
         transform = build_transform(self.cfg.data, train=False, layout=train.layout)
-        kwargs = dict(batch_size=self.cfg.optim.batch_size, device=self.device, amp=self.cfg.run.amp)
+        kwargs = dict(batch_size=self.cfg.optim.batch_size, device=self.device, amp=self.amp)
         train_x, train_y = extract_features(self.method.encoder, train, transform, **kwargs)
         val_x, val_y = extract_features(self.method.encoder, val, transform, **kwargs)
         num_classes = max(train.num_classes, val.num_classes)

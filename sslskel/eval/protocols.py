@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -39,7 +39,7 @@ from ..data.dataset import SkeletonDataset, make_loader
 from ..engine.config import Config, load_config, resolved_config
 from ..engine.startup_warnings import knn_k_warnings
 from ..errors import UserError
-from ..methods import build_method, method_class
+from ..methods import build_method, method_class, run_amp
 from ..methods.base import PretrainMethod, build_method_encoder
 from .diagnostics import format_diagnostics, representation_diagnostics
 from .disentangle import disentangle, format_disentangle, require_embeddings
@@ -70,6 +70,8 @@ def _load_run(run_dir, checkpoint, overrides):
     cfg = load_config(None, overrides, base=state["config"])
     val = load_data(cfg.data, "val")
     cfg = resolved_config(cfg, val)  # as saved by the run, unless an override said `auto`
+    # features in the precision the method trains in: `auto` is fp32 for HaLP on a CPU (run_amp)
+    cfg = replace(cfg, run=replace(cfg.run, amp=run_amp(cfg, resolve_device(cfg.run.device))))
     channels, _, _, persons = val.shape
     torch.manual_seed(cfg.linear.seed)  # the random-init baseline is reproducible too
     return state, cfg, checkpoint, channels, persons

@@ -48,3 +48,18 @@ def register_method(cls, name: str | None = None):
 
 def build_method(cfg, in_channels: int = 3, num_persons: int = 2):
     return method_class(cfg.method)(cfg, in_channels=in_channels, num_persons=num_persons)
+
+
+def run_amp(cfg, device) -> str:
+    """`cfg.run.amp` for this run's method on `device`: `auto` becomes `off` on a CPU for a method
+    that keeps fp32 there (`bf16_on_cpu = False`, HaLP: bf16 measured a cost in accuracy);
+    anything else is returned as it is (`sslskel.common.device.amp_dtype` resolves it).
+
+    >>> from sslskel.engine.config import load_config
+    >>> run_amp(load_config(None, ["method=halp"]), "cpu"), run_amp(load_config(None, ["method=moco"]), "cpu")
+    ('off', 'auto')
+    """
+    keeps_fp32 = not method_class(cfg.method).bf16_on_cpu
+    if cfg.run.amp == "auto" and keeps_fp32 and str(device).startswith("cpu"):
+        return "off"
+    return cfg.run.amp

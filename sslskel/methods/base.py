@@ -89,6 +89,9 @@ class PretrainMethod(nn.Module):
     # evaluation protocols beyond those every run has (linear, knn, diagnostics, single-shot):
     # "disentangle" needs `embed` -> (z_p, z_v) (CV-MIM), "uncertainty" needs `posterior` (VCL)
     extra_protocols: tuple[str, ...] = ()
+    # `run.amp: auto` trains in bf16 on a CPU with native bf16 unless the method's accuracy was
+    # measured lower there than in fp32 (docs/benchmarks.md, bf16); see `run_amp`
+    bf16_on_cpu = True
 
     def __init__(self, cfg, in_channels: int = 3, num_persons: int = 2):
         super().__init__()
