@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib
 
+import torch
+
 # name -> "module:Class", imported on use so each method's optional needs stay its own
 # (a class object is accepted too: register_method)
 METHODS: dict[str, object] = {
@@ -60,6 +62,6 @@ def run_amp(cfg, device) -> str:
     ('off', 'auto')
     """
     keeps_fp32 = not method_class(cfg.method).bf16_on_cpu
-    if cfg.run.amp == "auto" and keeps_fp32 and str(device).startswith("cpu"):
+    if cfg.run.amp == "auto" and keeps_fp32 and torch.device(device).type == "cpu":
         return "off"
     return cfg.run.amp

@@ -1,25 +1,15 @@
 """benchmarks/amp_accuracy.py pairs the fp32 and bf16 studies by seed."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "amp_accuracy.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("amp_accuracy", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from support import load_script
 
 
 def test_pair_arms_pairs_each_method_and_protocol_by_seed():
     fp32 = {"per_seed": {"moco": {"linear": {"0": 70.0, "1": 72.0, "2": 71.0}, "kNN k=1": {}},
                          "halp": {"linear": {"0": 60.0}}}}
     bf16 = {"per_seed": {"moco": {"linear": {"0": 71.0, "1": 71.0, "2": 74.0}}}}
-    table = load_script().pair_arms(fp32, bf16)
+    table = load_script("benchmarks/amp_accuracy.py").pair_arms(fp32, bf16)
     assert list(table) == ["moco"] and list(table["moco"]) == ["linear"]  # halp has no bf16 arm, kNN no values
     row = table["moco"]["linear"]
     assert row["fp32"]["mean"] == pytest.approx(71.0) and row["bf16"]["mean"] == pytest.approx(72.0)
