@@ -13,10 +13,8 @@ Prints one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import itertools
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,7 +25,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import torch  # noqa: E402
 
-from common import median, system_info  # noqa: E402
+from common import median, per_method_main, system_info  # noqa: E402
 from sslskel.common.device import cpu_has_native_bf16  # noqa: E402
 from sslskel.engine.config import load_config  # noqa: E402
 from sslskel.engine.loop import LoopSettings, train_epoch  # noqa: E402
@@ -48,38 +46,32 @@ def chunk_seconds(trainer, batches: list, amp: str, epoch: int) -> float:
     return time.perf_counter() - start
 
 
+def alternating_step_seconds(trainers: dict, amps: dict, chunks: int, chunk: int) -> list[float]:
+    """Median seconds per step of each of two trainers ({arm: trainer}, run in amps[arm]) on the
+    same `chunk` batches, chunks alternating (ABBA...) so that machine noise hits both alike."""
+    arms = list(trainers)
+    batches = list(itertools.islice(iter(trainers[arms[0]].loader), chunk))
+    epoch = trainers[arms[0]].cfg.optim.epochs - 1  # late in the schedule: HaLP's positives are on
+    times = {arm: [] for arm in arms}
+    for i in range(chunks + 1):  # the first round warms up
+        for arm in arms if i % 2 == 0 else arms[::-1]:
+            seconds = chunk_seconds(trainers[arm], batches, amps[arm], epoch)
+            if i:
+                times[arm].append(seconds / chunk)
+    return [median(times[arm]) for arm in arms]
+
+
 def bench_method(config: Path, overrides: list[str], chunks: int, chunk: int) -> dict:
     with contextlib.redirect_stdout(sys.stderr):  # the trainer's start-up lines; stdout holds the JSON
         trainers = {amp: build_trainer(load_config(config, [*overrides, f"run.amp={amp}", "run.knn_every=0"]), None)
                     for amp in ("off", "bf16")}
-    batches = list(itertools.islice(iter(trainers["off"].loader), chunk))
-    epoch = trainers["off"].cfg.optim.epochs - 1  # late in the schedule: HaLP's positives are on
-    times = {"off": [], "bf16": []}
-    for i in range(chunks + 1):  # the first round warms up
-        for amp in ("off", "bf16") if i % 2 == 0 else ("bf16", "off"):
-            seconds = chunk_seconds(trainers[amp], batches, amp, epoch)
-            if i:
-                times[amp].append(seconds / chunk)
-    off, bf16 = median(times["off"]), median(times["bf16"])
+    off, bf16 = alternating_step_seconds(trainers, {amp: amp for amp in trainers}, chunks, chunk)
     return {"fp32_step_s": round(off, 4), "bf16_step_s": round(bf16, 4), "bf16_speedup": round(off / bf16, 3)}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--config-dir", type=Path, default=REPO / "configs" / "synthetic")
-    parser.add_argument("--chunks", type=int, default=4, help="timed chunks per precision")
-    parser.add_argument("--chunk", type=int, default=4, help="batches per chunk")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
-    args = parser.parse_intermixed_args()
-    result = {"system": {**system_info(torch.device("cpu")), "native_bf16": cpu_has_native_bf16()},
-              "config_dir": str(args.config_dir), "methods": {}}
-    for method in args.methods.split(","):
-        result["methods"][method] = bench_method(args.config_dir / f"{method}.yaml", args.overrides,
-                                                 args.chunks, args.chunk)
-        print(json.dumps({method: result["methods"][method]}), file=sys.stderr, flush=True)
-    result["threads"] = torch.get_num_threads()
-    print(json.dumps(result, indent=2))
+    per_method_main(__doc__, METHODS, bench_method, REPO / "configs" / "synthetic",
+                    {**system_info(torch.device("cpu")), "native_bf16": cpu_has_native_bf16()})
 
 
 if __name__ == "__main__":

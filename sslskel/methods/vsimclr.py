@@ -33,5 +33,5 @@ class VSimCLR(Variational, SimCLR):
         super().__init__(cfg, in_channels, num_persons)
         self.setup_posterior(cfg)  # SimCLR built the posterior projector (build_projector)
 
-    def embed(self, x, lengths, progress: Progress, view: int):
-        return self.sample_view(x, lengths, progress.step, view)
+    def project_view(self, h, progress: Progress, view: int):
+        return self.sample_features(h, progress.step, view)

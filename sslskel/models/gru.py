@@ -45,24 +45,45 @@ class BiGRUEncoder(nn.Module):
                 nn.init.xavier_uniform_(param)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_many([x], [lengths])[0]
+
+    def forward_many(self, xs: list[torch.Tensor], lengths: list[torch.Tensor | None]) -> list[torch.Tensor]:
+        """The representations of several batches (two augmented views, say) from one GRU call.
+
+        Each batch is normalised by its own call of the input BatchNorm, so its statistics and
+        running averages are those of separate calls; the GRU, which treats every clip alone,
+        then runs once over all of them. One recurrent matrix product over N_1 + N_2 rows per
+        frame is cheaper than two over N rows (docs/benchmarks.md, two-view methods).
+        """
+        if len({x.shape[2] for x in xs}) > 1:  # clips of different lengths: one call each
+            return [self.forward_many([x], [n])[0] for x, n in zip(xs, lengths)]
+        normed, valid_lengths = zip(*(self._normalised_frames(x, n) for x, n in zip(xs, lengths)))
+        frames, valid_lengths = torch.cat(normed), torch.cat(valid_lengths)
+        t = frames.shape[1]
+        if bool((valid_lengths >= t).all()):
+            out, h = self.gru(frames)
+            pooled = out.mean(1) if self.pooling == "mean" else None
+        else:
+            packed = pack_padded_sequence(frames, valid_lengths, batch_first=True, enforce_sorted=False)
+            out, h = self.gru(packed)
+            pooled = None
+            if self.pooling == "mean":
+                out, _ = pad_packed_sequence(out, batch_first=True, total_length=t)
+                pooled = out.sum(1) / valid_lengths.to(out.device, out.dtype)[:, None]
+        # h: (num_layers * 2, N, H); the last layer's forward and backward final states
+        features = torch.cat([h[-2], h[-1]], dim=1) if pooled is None else pooled
+        return list(features.split([len(x) for x in xs]))
+
+    def _normalised_frames(self, x: torch.Tensor, lengths: torch.Tensor | None):
+        """(frames (N, T, M*V*C) through the input BatchNorm, valid lengths (N,) on the CPU)."""
         n, c, t, v, m = x.shape
         frames = x.permute(0, 2, 4, 3, 1).reshape(n, t, m * v * c)
         if lengths is None or bool((lengths >= t).all()):
-            frames = self.input_norm(frames.reshape(n * t, -1)).view(n, t, -1)
-            out, h = self.gru(frames)
-            if self.pooling == "mean":
-                return out.mean(1)
-        else:
-            lengths = lengths.clamp(1, t).cpu()
-            valid = torch.arange(t)[None, :] < lengths[:, None]
-            valid = valid.to(frames.device)
-            # normalise valid frames only, so zero padding does not bias the statistics
-            normed = frames.new_zeros(frames.shape)
-            normed[valid] = self.input_norm(frames[valid]).to(normed.dtype)
-            packed = pack_padded_sequence(normed, lengths, batch_first=True, enforce_sorted=False)
-            out, h = self.gru(packed)
-            if self.pooling == "mean":
-                out, _ = pad_packed_sequence(out, batch_first=True, total_length=t)
-                return out.sum(1) / lengths.to(out.device, out.dtype)[:, None]
-        # h: (num_layers * 2, N, H); the last layer's forward and backward final states
-        return torch.cat([h[-2], h[-1]], dim=1)
+            return self.input_norm(frames.reshape(n * t, -1)).view(n, t, -1), torch.full((n,), t)
+        lengths = lengths.clamp(1, t).cpu()
+        valid = torch.arange(t)[None, :] < lengths[:, None]
+        valid = valid.to(frames.device)
+        # normalise valid frames only, so zero padding does not bias the statistics
+        normed = frames.new_zeros(frames.shape)
+        normed[valid] = self.input_norm(frames[valid]).to(normed.dtype)
+        return normed, lengths

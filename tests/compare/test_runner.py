@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from sslskel.compare.hashing import run_hash
 from sslskel.compare.jobs import Job, marker_path, single_run_dir
 from sslskel.compare.runner import eta_seconds, run_jobs, threads_per_job
@@ -92,6 +94,20 @@ def test_the_hash_ignores_where_and_how_fast_a_run_ran():
     other = load_config(None, ["optim.lr=0.002"])
     assert run_hash(base) == run_hash(same) != run_hash(other)
     assert run_hash(base) != run_hash(base, "supervised")
+
+
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_the_hash_holds_the_precision_amp_resolves_to(monkeypatch, native_bf16):
+    # `auto` is one run with the setting it resolves to on this CPU, and a different run elsewhere
+    monkeypatch.setattr("sslskel.common.device.cpu_has_native_bf16", lambda: native_bf16)
+    def key(*overrides, **kw):
+        return run_hash(load_config(None, ["run.device=cpu", *overrides]), **kw)
+    assert (key("run.amp=auto") == key("run.amp=bf16")) is native_bf16
+    assert (key("run.amp=auto") == key("run.amp=off")) is not native_bf16
+    # HaLP keeps fp32 on CPUs under auto; its supervised / fine-tuning runs follow run.amp as it is
+    assert key("method=halp", "run.amp=auto") == key("method=halp", "run.amp=off")
+    assert (key("method=halp", "run.amp=auto", method_rule=False)
+            == key("method=halp", "run.amp=bf16", method_rule=False)) is native_bf16
 
 
 DRIVER = """

@@ -154,3 +154,30 @@ def test_xavier_init_for_matrices():
     # the default init would exceed the xavier bound for the recurrent matrices: the test can fail
     default = torch.nn.GRU(150, HIDDEN)
     assert default.weight_hh_l0.abs().max() < math.sqrt(6.0 / (HIDDEN + 3 * HIDDEN)) * 0.9
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+@pytest.mark.parametrize("lengths", [(None, None), ((10, 4, 7), (10, 10, 10)), ((3, 10, 6), (9, 2, 10))])
+def test_views_in_one_call_equal_one_call_per_view(pooling, lengths):
+    # the same outputs, gradients and BatchNorm running statistics as two separate calls (float64)
+    x1, x2 = clips(), clips() * 0.5 + 0.3
+    lens = [None if n is None else torch.tensor(n) for n in lengths]
+    separate, together = encoder(pooling=pooling).double(), encoder(pooling=pooling).double()
+    want = [separate(x.double(), n) for x, n in zip((x1, x2), lens)]
+    got = together.forward_many([x1.double(), x2.double()], lens)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
+    (sum(w.square().sum() for w in want)).backward()
+    (sum(g.square().sum() for g in got)).backward()
+    for (name, a), b in zip(separate.named_parameters(), together.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-10, atol=1e-12, msg=name)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(together.input_norm, name), getattr(separate.input_norm, name))
+
+
+def test_views_of_different_lengths_in_time_are_encoded_one_by_one():
+    enc = encoder().eval()
+    x1, x2 = clips(t=10), clips(t=6)
+    got = enc.forward_many([x1, x2], [None, torch.tensor([6, 3, 5])])
+    torch.testing.assert_close(got[0], enc(x1))
+    torch.testing.assert_close(got[1], enc(x2, torch.tensor([6, 3, 5])))
