@@ -6,6 +6,8 @@
     sslskel compare --study study.yaml                  # the same settings from a YAML file
     sslskel compare --data DIR --jobs 2                 # two processes, the cores divided between them
     sslskel compare runs/A runs/B                       # finished runs, with the keys they differ in
+    sslskel compare --methods none --supervised ce,gcl \
+        --supervised-config configs/synthetic/supervised_ctrgcn.yaml   # CTR-GCN with and without SkeletonGCL
 
 The dataset's configs are configs/<dataset>/<method>.yaml, the dataset found from the format
 of --data (MSR Action3D -> configs/msr_action3d, NW-UCLA -> configs/nw_ucla, UTD-MHAD ->
@@ -14,7 +16,8 @@ configs/utd_mhad, PKU-MMD II -> configs/pku_ii; no --data: the synthetic set) or
 linear_eval/run.py (linear, knn, diagnostics, single-shot, uncertainty) and semi_sup/run.py
 (semi:FRACTIONS), each in its own process; then the floors (raw 1-NN and logistic), the
 baseline method's encoder with random weights, and the ceiling (supervised/run.py: the
-baseline's encoder and input with all labels). A job that finished before (same config hash)
+baseline's encoder and input with all labels; --supervised adds SupCon, VSupCon or SkeletonGCL
+runs, each paired against it). A job that finished before (same config hash)
 is skipped, so a killed study continues where it stopped. The study folder (--out, default
 runs/compare/<dataset>) gets report.md, results.json and plots/; logs/ holds each job's output.
 A study file is YAML with the long option names as keys (data, methods, seeds, protocols,
@@ -43,7 +46,8 @@ from .plots import make_plots
 from .report import build_results, results_table, write_report
 from .runner import available_cores, finished_markers, run_jobs
 
-STUDY_KEYS = ("data", "config_dir", "methods", "seeds", "protocols", "baseline", "out", "jobs", "cores")
+STUDY_KEYS = ("data", "config_dir", "methods", "seeds", "protocols", "baseline", "out", "jobs", "cores",
+              "supervised", "supervised_config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--study", type=Path, help="YAML file with these settings")
     parser.add_argument("--no-floors", action="store_true", help="skip raw 1-NN / logistic")
     parser.add_argument("--no-random-init", action="store_true", help="skip the random encoder")
-    parser.add_argument("--no-ceiling", action="store_true", help="skip the supervised ceiling")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the supervised ceiling (= --supervised none)")
+    parser.add_argument("--supervised", help="supervised runs with all labels, a comma list of ce (the ceiling), "
+                        "supcon, vsupcon, gcl; each added loss is paired against ce (default: ce)")
+    parser.add_argument("--supervised-config", type=Path, help="config of the supervised runs (default: the "
+                        "baseline method's, the ceiling of the same encoder and input); with --methods none "
+                        "a study of supervised runs only")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from finished jobs")
     parser.add_argument("items", nargs="*", metavar="KEY=VALUE | RUN_DIR",
                         help="overrides for every pretraining; or finished runs to tabulate")
@@ -83,7 +92,7 @@ def apply_study_file(args, argv: list[str]) -> None:
         if key in tree and f"--{key.replace('_', '-')}" not in given:
             value = tree[key]
             value = ",".join(map(str, value)) if isinstance(value, list) else value
-            setattr(args, key, Path(value) if key in ("config_dir", "out") else value)
+            setattr(args, key, Path(value) if key in ("config_dir", "out", "supervised_config") else value)
     args.overrides = [*map(str, tree.get("overrides", [])), *args.overrides]
 
 

@@ -1,7 +1,8 @@
 """Read a study's numbers back from the files its jobs wrote: {row: {column: {seed: value}}}.
 
 Rows: each method, then "random init", the floors ("raw 1-NN", "raw logistic") and the
-ceiling ("supervised, all labels"). Columns, one or more per protocol:
+ceiling ("supervised, all labels"), with any other --supervised variant ("supervised + SupCon,
+all labels", ... + VSupCon, ... + SkeletonGCL). Columns, one or more per protocol:
 - linear: "linear" (final top-1 of eval_linear.json; the best epoch's is in results.json);
 - knn: "kNN k=K" for every K of linear.knn_k;
 - semi:F...: "semi F" (final top-1 of the fine-tune on fraction F);
@@ -10,7 +11,7 @@ ceiling ("supervised, all labels"). Columns, one or more per protocol:
 - disentangle: "action from z_p" and "view from z_p" (probe top-1; view near chance is the aim);
 - diagnostics: "effective rank".
 A floor sits in the column of the protocol it bounds (1-NN under kNN k=1, logistic under
-linear); the ceiling, a classifier trained with all labels, under linear.
+linear); the ceiling and the supervised variants, classifiers trained with all labels, under linear.
 
 Example:
     table = collect(study, markers)
@@ -23,11 +24,14 @@ import json
 from pathlib import Path
 
 from ..engine.run_log import read_metrics
-from .jobs import semi_tag
+from .jobs import semi_tag, supervised_tag
 
 RANDOM_ROW = "random init"
 ONE_NN_ROW, LOGISTIC_ROW = "raw 1-NN", "raw logistic"
 CEILING_ROW = "supervised, all labels"
+# --supervised variants: their rows (ce with the baseline's config is the ceiling)
+SUPERVISED_ROWS = {"ce": CEILING_ROW, "supcon": "supervised + SupCon, all labels",
+                   "vsupcon": "supervised + VSupCon, all labels", "gcl": "supervised + SkeletonGCL, all labels"}
 
 
 def read_json(path: Path) -> dict | None:
@@ -79,8 +83,9 @@ def collect(study, markers: dict) -> dict:
         elif kind == "semi":
             put(table, marker["method"], semi_columns(run_dir, semi_tag(study, marker["method"])), seed)
         elif kind == "supervised":
-            rows = read_json(run_dir / "supervised_scratch.json")["summary"]
-            put(table, CEILING_ROW, {"linear": rows[0]["final_top1_mean"]}, seed)
+            variant = marker.get("method") or "ce"
+            rows = read_json(run_dir / f"{supervised_tag(variant)}.json")["summary"]
+            put(table, SUPERVISED_ROWS[variant], {"linear": rows[0]["final_top1_mean"]}, seed)
         elif kind == "floors":
             floors = read_json(run_dir)
             table[ONE_NN_ROW] = {"kNN k=1": {"-": floors["one_nn"]}}

@@ -6,7 +6,8 @@ Kinds, each a command line of the script a user would run by hand:
 - `eval`: `linear_eval/run.py --run RUN --protocols ...` on that run;
 - `random`: the same with `--random-init`, on the baseline method's run of that seed;
 - `semi`: `semi_sup/run.py --run RUN --fractions ... --seeds 1`;
-- `supervised`: `supervised/run.py --config CONFIG --seeds 1` (the ceiling: same encoder and input);
+- `supervised`: `supervised/run.py --config CONFIG --seeds 1 [--supcon S | --gcl]` (`ce` with the
+  baseline's config is the ceiling: same encoder and input);
 - `floors`: `python -m sslskel.compare.floors` (raw 1-NN and logistic regression).
 
 A job's key is a config hash: its marker `STUDY/done/<name>_<key>.json` says it finished, with
@@ -28,7 +29,7 @@ from typing import Callable
 
 from ..engine.config import load_config
 from .hashing import config_hash, resolved_precision, run_config, run_hash
-from .plan import REPO, Study
+from .plan import REPO, SUPERVISED_FLAGS, Study
 
 RANDOM_PROTOCOLS = ("linear", "knn", "diagnostics")  # what a random encoder is measured with
 
@@ -140,20 +141,28 @@ def semi_job(study: Study, pretrain: Job) -> Job:
                deps=[pretrain.name], command=command)
 
 
-def supervised_job(study: Study, study_dir: Path, seed: int) -> Job:
-    """The ceiling: the baseline's encoder and input trained with all labels (its finetune section)."""
-    config, overrides = study.config_path(study.baseline), study.pretrain_overrides(study.baseline, seed)
-    key = run_hash(load_config(config, overrides), "supervised", method_rule=False)
-    out_dir = study_dir / "supervised" / f"s{seed}_{key}"
+def supervised_tag(variant: str) -> str:
+    """The summary file supervised/run.py writes for a variant (sslskel.cli.semi_setup.make_tag)."""
+    return "supervised_scratch" + {"ce": "", "gcl": "_gcl", "supcon": "_supcon", "vsupcon": "_vsupcon"}[variant]
+
+
+def supervised_job(study: Study, study_dir: Path, seed: int, variant: str = "ce") -> Job:
+    """A supervised run with all labels: `ce` with the baseline's config is the ceiling (the
+    same encoder and input, its finetune section); `supcon`, `vsupcon` and `gcl` add their loss."""
+    config, overrides = study.supervised_setup(seed)
+    # supervised and fine-tuning runs follow run.amp as it is: no per-method precision rule
+    key = run_hash(load_config(config, overrides, auxiliary=True), "supervised", variant, method_rule=False)
+    out_dir = study_dir / "supervised" / f"{variant}_s{seed}_{key}"
+    tag = supervised_tag(variant)
 
     def command(threads: int, _deps: dict):
         settings = [f"run.threads={threads}", "run.progress=false"]
-        run_dir = single_run_dir(out_dir, "supervised_scratch/config.yaml")
+        run_dir = single_run_dir(out_dir, f"{tag}/config.yaml")
         argv = python() + [script("supervised/run.py"), "--config", str(config), "--seeds", "1", "--quiet",
-                           *overrides, f"run.out_dir={out_dir}", *settings]
+                           *SUPERVISED_FLAGS[variant], *overrides, f"run.out_dir={out_dir}", *settings]
         return argv + (["--resume", str(run_dir)] if run_dir is not None else []), None
-    return Job(f"supervised s{seed}", "supervised", key, None, seed, command=command,
-               locate=lambda: finished_run_dir(out_dir, "supervised_scratch.json"))
+    return Job(f"supervised {variant} s{seed}", "supervised", key, variant, seed, command=command,
+               locate=lambda: finished_run_dir(out_dir, f"{tag}.json"))
 
 
 def floors_job(study: Study, study_dir: Path) -> Job:
@@ -185,6 +194,5 @@ def study_jobs(study: Study, study_dir: Path) -> list[Job]:
         random_protocols = [p for p in study.eval_protocols if p in RANDOM_PROTOCOLS]
         if study.random_init and random_protocols:
             jobs.append(eval_job(pretrains[study.baseline, seed], random_protocols, random_init=True))
-        if study.ceiling:
-            jobs.append(supervised_job(study, study_dir, seed))
+        jobs += [supervised_job(study, study_dir, seed, variant) for variant in study.supervised]
     return jobs

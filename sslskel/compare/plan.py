@@ -24,6 +24,8 @@ from ..errors import UserError
 from ..eval.protocols import has_embeddings, has_posterior
 from ..eval.single_shot import single_shot_parts
 from ..methods import METHODS
+from ..methods.gcl.build import require_graphs
+from ..models import encoder_class
 from .hashing import config_hash
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +34,9 @@ CONFIGS = REPO / "configs"
 # xsub / xview say, need --config-dir)
 CONFIG_DIR_BY_FORMAT = {"msr": "msr_action3d", "ucla": "nw_ucla", "utd": "utd_mhad", "pku": "pku_ii"}
 EVAL_PROTOCOLS = ("linear", "knn", "diagnostics", "single-shot", "disentangle", "uncertainty")
+# --supervised: the supervised stages trained with all labels (supervised/run.py), their flags
+SUPERVISED_FLAGS = {"ce": [], "supcon": ["--supcon", "supcon"], "vsupcon": ["--supcon", "vsupcon"],
+                    "gcl": ["--gcl"]}
 PROTOCOLS = (*EVAL_PROTOCOLS, "semi")
 DEFAULT_PROTOCOLS = "linear,knn"
 
@@ -49,10 +54,19 @@ class Study:
     overrides: list[str] = field(default_factory=list)
     floors: bool = True
     random_init: bool = True
-    ceiling: bool = True
+    supervised: list[str] = field(default_factory=lambda: ["ce"])  # [] = no ceiling
+    supervised_config: Path | None = None  # None: the baseline method's config
 
     def config_path(self, method: str) -> Path:
         return self.config_dir / f"{method}.yaml"
+
+    def supervised_setup(self, seed: int) -> tuple[Path, list[str]]:
+        """(config, overrides) of the supervised runs of a seed: the baseline method's config
+        (the ceiling: same encoder and input), or --supervised-config."""
+        if self.supervised_config is None:
+            return self.config_path(self.baseline), self.pretrain_overrides(self.baseline, seed)
+        data = [f"data.path={self.data}"] if self.data is not None else []
+        return self.supervised_config, [f"run.seed={seed}", *data, *self.overrides]
 
     def pretrain_overrides(self, method: str, seed: int) -> list[str]:
         data = [f"data.path={self.data}"] if self.data is not None else []
@@ -117,6 +131,32 @@ def _fraction(text: str, whole: str) -> float:
     return float(text)
 
 
+def parse_supervised(text: str | None) -> list[str]:
+    """--supervised: a comma list of ce, supcon, vsupcon, gcl; `none` for no supervised run."""
+    if text is None or str(text).strip() == "none":
+        return []
+    variants = parse_list(text, "supervised")
+    for variant in variants:
+        if variant not in SUPERVISED_FLAGS:
+            raise UserError("--supervised", variant, f"a comma list of {', '.join(SUPERVISED_FLAGS)} (or none)",
+                            repr(variant))
+    if len(set(variants)) != len(variants):
+        raise UserError("--supervised", "supervised", "each variant once", repr(text))
+    return variants
+
+
+def check_supervised(study: Study) -> None:
+    """The supervised config loads with the study's overrides, and has graphs where gcl asks for them."""
+    if not study.supervised:
+        return
+    config, overrides = study.supervised_setup(study.seeds[0])
+    if not Path(config).is_file():
+        raise UserError(config, "--supervised-config", "a YAML config", "no such file")
+    cfg = load_config(config, overrides, auxiliary=True)
+    if "gcl" in study.supervised and cfg.gcl.contrast == "graph":
+        require_graphs(encoder_class(cfg.encoder.name), f"--supervised gcl ({config}: encoder {cfg.encoder.name})")
+
+
 def find_config_dir(data: Path | None, config_dir: Path | None) -> tuple[Path, str]:
     """(config folder, dataset name): --config-dir, else by the format of --data, else synthetic."""
     if config_dir is not None:
@@ -146,6 +186,8 @@ def check_methods(methods: list[str], config_dir: Path) -> None:
 def check_protocols(study: Study, configs: dict) -> None:
     """Protocols that cannot apply to a method or to the dataset, refused before anything runs."""
     names = study.eval_protocols
+    if not study.methods:
+        return
     for method in study.methods:
         if "uncertainty" in names and not has_posterior(method):
             raise UserError("--protocols uncertainty", method, "variational methods only (vsimclr, vmoco): "
@@ -166,22 +208,30 @@ def make_study(args) -> Study:
     """The study of parsed command-line arguments, every setting checked (a UserError if not)."""
     data = Path(args.data).resolve() if args.data else None  # one hash however the path is spelt
     config_dir, dataset = find_config_dir(data, args.config_dir)
-    methods = parse_list(args.methods, "methods")
+    supervised = [] if args.no_ceiling else parse_supervised(args.supervised or "ce")
+    supervised_config = Path(args.supervised_config) if args.supervised_config else None
+    methods = [] if str(args.methods).strip() == "none" else parse_list(args.methods, "methods")
+    if not methods and not (supervised and supervised_config):
+        raise UserError("--methods", "methods", "at least one method (--methods none needs --supervised "
+                        "and --supervised-config: a study of supervised runs only)", repr(args.methods))
     check_methods(methods, config_dir)
-    baseline = args.baseline if args.baseline in methods else methods[0]
+    baseline = args.baseline if args.baseline in methods else (methods[0] if methods else None)
     if args.baseline and args.baseline not in methods:
         raise UserError("--baseline", "method", f"one of --methods ({', '.join(methods)})", repr(args.baseline))
     study = Study(config_dir=config_dir, dataset=dataset, data=data, methods=methods,
                   seeds=parse_seeds(args.seeds), protocols=parse_protocols(args.protocols),
-                  baseline=baseline, overrides=list(args.overrides), floors=not args.no_floors,
-                  random_init=not args.no_random_init, ceiling=not args.no_ceiling)
+                  baseline=baseline, overrides=list(args.overrides), floors=not args.no_floors and bool(methods),
+                  random_init=not args.no_random_init and bool(methods), supervised=supervised,
+                  supervised_config=supervised_config)
     configs = {m: load_config(study.config_path(m), study.pretrain_overrides(m, study.seeds[0]))
                for m in methods}  # a bad override fails here, naming the key
     check_protocols(study, configs)
+    check_supervised(study)
     return study
 
 
 def study_hash(study: Study) -> str:
     """A short hash of what the study computes (for results.json)."""
     return config_hash({"dataset": study.dataset, "data": str(study.data), "methods": study.methods,
-                        "seeds": study.seeds, "protocols": study.protocols, "overrides": study.overrides})
+                        "seeds": study.seeds, "protocols": study.protocols, "overrides": study.overrides,
+                        "supervised": study.supervised, "supervised_config": str(study.supervised_config)})

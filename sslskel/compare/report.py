@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..common.io import atomic_write_json, atomic_write_text
-from .collect import CEILING_ROW, LOGISTIC_ROW, ONE_NN_ROW, RANDOM_ROW, column_order
+from .collect import CEILING_ROW, LOGISTIC_ROW, ONE_NN_ROW, RANDOM_ROW, SUPERVISED_ROWS, column_order
 from .stats import paired_difference, spread
 
-BASELINE_ROWS = (RANDOM_ROW, ONE_NN_ROW, LOGISTIC_ROW, CEILING_ROW)
+BASELINE_ROWS = (RANDOM_ROW, ONE_NN_ROW, LOGISTIC_ROW, *SUPERVISED_ROWS.values())
 
 
 def row_order(table: dict, methods: list[str]) -> list[str]:
@@ -35,6 +35,11 @@ def build_results(study, table: dict, markers: dict, command: str) -> dict:
     paired = {method: {col: paired_difference(table[method][col], table[study.baseline][col])
                        for col in columns if col in table.get(method, {}) and col in table.get(study.baseline, {})}
               for method in study.methods if method != study.baseline and method in table}
+    # the supervised variants against cross-entropy alone, seed by seed
+    paired_supervised = {SUPERVISED_ROWS[v]: paired_difference(table[SUPERVISED_ROWS[v]]["linear"],
+                                                               table[CEILING_ROW]["linear"])
+                         for v in study.supervised if v != "ce" and SUPERVISED_ROWS[v] in table
+                         and CEILING_ROW in table}
     runs = [{k: m.get(k) for k in ("name", "kind", "wall_s", "peak_rss_mb", "threads", "resumed", "run_dir")}
             for m in markers.values()]
     return {"command": command, "dataset": study.dataset, "data": str(study.data) if study.data else None,
@@ -43,7 +48,9 @@ def build_results(study, table: dict, markers: dict, command: str) -> dict:
             "baseline": study.baseline, "overrides": study.overrides, "columns": columns, "rows": rows,
             "summary": summary, "per_seed": {r: {c: {str(s): v for s, v in table[r][c].items()}
                                                  for c in table[r]} for r in rows},
-            "paired": paired, "runs": runs}
+            "paired": paired, "paired_supervised": paired_supervised,
+            "supervised": study.supervised,
+            "supervised_config": str(study.supervised_config) if study.supervised_config else None, "runs": runs}
 
 
 def cell(stats: dict | None) -> str:
@@ -89,6 +96,12 @@ def paired_table(results: dict) -> str:
     return markdown_table(["", *columns], body) + note
 
 
+def paired_supervised_table(results: dict) -> str:
+    pairs = results.get("paired_supervised") or {}
+    body = [[f"{row.split(',')[0]} - supervised"] + [paired_cell(diff)] for row, diff in pairs.items()]
+    return markdown_table(["", "final top-1"], body)
+
+
 def runs_table(results: dict) -> str:
     body = [[r["name"], f"{r['wall_s']:.0f}" + (" (resumed: the rest only)" if r.get("resumed") else ""),
              f"{r['peak_rss_mb']:.0f}", str(r["threads"])] for r in sorted(results["runs"], key=lambda r: r["name"])]
@@ -97,18 +110,26 @@ def runs_table(results: dict) -> str:
 
 def report_markdown(results: dict, plots: list[str]) -> str:
     seeds = ",".join(str(s) for s in results["seeds"])
-    parts = [f"# {results['dataset']}: {', '.join(results['methods'])}", "",
+    title = ", ".join(results["methods"]) or "supervised " + ", ".join(results.get("supervised", []))
+    parts = [f"# {results['dataset']}: {title}", "",
              "```", results["command"], "```", "",
              f"Configs: `{results['config_dir']}`; seeds {seeds}; overrides: "
              f"{' '.join(results['overrides']) or 'none'}. Top-1 % on the test split, mean ± population std "
              "over seeds (error AUROC and effective rank: not %). Floors, random init and the supervised "
              "ceiling are rows: a floor under the protocol it bounds (1-NN under kNN k=1, logistic "
              "regression under linear), the ceiling (same encoder and input, all labels) under linear.", "",
-             results_table(results), "",
-             f"## Paired differences against {results['baseline']}", "",
-             "Mean of the per-seed differences (points), its 95 % Student-t interval over seeds, and the "
-             "number of seeds whose difference has the mean's sign.", "",
-             paired_table(results), "", "## Runs", "", runs_table(results), ""]
+             results_table(results), ""]
+    if results["methods"]:
+        parts += [f"## Paired differences against {results['baseline']}", "",
+                  "Mean of the per-seed differences (points), its 95 % Student-t interval over seeds, and the "
+                  "number of seeds whose difference has the mean's sign.", "",
+                  paired_table(results), ""]
+    if results.get("paired_supervised"):
+        config = results.get("supervised_config") or "the baseline's config"
+        parts += ["## Supervised, all labels: each added loss against cross-entropy alone", "",
+                  f"`supervised/run.py --config {config}` per seed with the loss's flag; paired by seed.", "",
+                  paired_supervised_table(results), ""]
+    parts += ["## Runs", "", runs_table(results), ""]
     if plots:
         parts += ["## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in plots] + [""]
     return "\n".join(parts)

@@ -6,9 +6,10 @@ import pytest
 
 from sslskel.compare import main
 from sslskel.compare.cli import build_parser
+from sslskel.compare.jobs import study_jobs
 from sslskel.compare.plan import make_study, parse_protocols
 
-from support import MSR_DIR, needs_msr
+from support import MSR_DIR, REPO, needs_msr
 
 
 def run_error(capsys, tmp_path, *argv) -> str:
@@ -89,3 +90,31 @@ def test_single_shot_on_a_multi_camera_set_is_accepted():
     args.overrides = []
     study = make_study(args)  # the synthetic set: several cameras, so nothing is refused
     assert study.eval_protocols == ["linear", "single-shot"] and study.dataset == "synthetic"
+
+
+def test_unknown_supervised_variant(capsys, tmp_path):
+    line = run_error(capsys, tmp_path, "--methods", "moco", "--supervised", "ce,bogus")
+    assert "--supervised: bogus: expected a comma list of ce, supcon, vsupcon, gcl" in line
+
+
+def test_skeletongcl_needs_an_encoder_with_graphs(capsys, tmp_path):
+    line = run_error(capsys, tmp_path, "--methods", "moco", "--supervised", "ce,gcl")  # moco.yaml: the BiGRU
+    assert "--supervised gcl" in line and "gru" in line
+
+
+def test_no_methods_needs_a_supervised_config(capsys, tmp_path):
+    line = run_error(capsys, tmp_path, "--methods", "none", "--supervised", "ce,supcon")
+    assert "--methods" in line and "--supervised-config" in line
+
+
+def test_a_study_of_supervised_runs_only(tmp_path):
+    args = build_parser().parse_args(["--methods", "none", "--supervised", "ce,gcl", "--supervised-config",
+                                      str(REPO / "configs" / "synthetic" / "supervised_ctrgcn.yaml")])
+    args.overrides = []
+    study = make_study(args)
+    assert study.methods == [] and study.supervised == ["ce", "gcl"] and not study.floors
+    jobs = study_jobs(study, tmp_path)
+    assert [job.name for job in jobs] == [f"supervised {v} s{s}" for s in (0, 1, 2) for v in ("ce", "gcl")]
+    argv, _ = jobs[1].command(1, {})
+    assert "--gcl" in argv and "run.seed=0" in argv and str(study.supervised_config) in argv
+    assert len({job.key for job in jobs}) == 6  # each variant and seed its own run

@@ -60,3 +60,26 @@ def test_tiny_study_report_skip_and_resume(tiny_data_dir, tmp_path, capsys):
     # the finished runs, tabulated
     assert main([run_dir]) == 0
     assert "| linear |" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_supervised_only_study_pairs_each_added_loss_against_cross_entropy(tiny_data_dir, tmp_path, capsys):
+    out = tmp_path / "supervised"
+    argv = ["--data", str(tiny_data_dir), "--config-dir", str(REPO / "configs" / "synthetic"), "--methods", "none",
+            "--supervised", "ce,supcon", "--supervised-config", str(REPO / "configs" / "synthetic" / "semi.yaml"),
+            "--seeds", "0,1", "--cores", "1", "--out", str(out), "data.frames=16", "data.num_workers=0",
+            "encoder.args={hidden_size: 8, num_layers: 1}", *FINETUNE]
+    assert main(argv) == 0
+    assert "4 jobs to run" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["rows"] == ["supervised, all labels", "supervised + SupCon, all labels"]
+    per_seed = results["per_seed"]
+    for seed in ("0", "1"):  # each row holds its own run's final top-1
+        summary = json.loads(next((out / "supervised").glob(f"supcon_s{seed}_*/*/supervised_scratch_supcon.json"))
+                             .read_text())
+        assert per_seed["supervised + SupCon, all labels"]["linear"][seed] == pytest.approx(
+            summary["summary"][0]["final_top1_mean"])
+    diff = results["paired_supervised"]["supervised + SupCon, all labels"]
+    want = [per_seed["supervised + SupCon, all labels"]["linear"][s] - per_seed["supervised, all labels"]["linear"][s]
+            for s in ("0", "1")]
+    assert diff["differences"] == pytest.approx(want)
+    assert "each added loss against cross-entropy alone" in (out / "report.md").read_text()
