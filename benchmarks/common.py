@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -39,11 +43,6 @@ def per_method_main(doc: str, methods: tuple[str, ...], bench_method, config_dir
     """The command line of a per-method step benchmark (bench_amp, bench_two_views): --methods,
     --config-dir, --chunks, --chunk and KEY=VALUE overrides; prints one JSON object, and each
     method's line to stderr as it finishes."""
-    import argparse
-    import json
-    import sys
-    from pathlib import Path
-
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", default=",".join(methods))
     parser.add_argument("--config-dir", type=Path, default=config_dir)

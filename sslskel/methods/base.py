@@ -100,7 +100,8 @@ class PretrainMethod(nn.Module):
 
     def encode_views(self, xs: list[torch.Tensor], lengths: list[torch.Tensor | None]) -> list[torch.Tensor]:
         """The encoder's representation of each view: in one call where the encoder can
-        (`forward_many`, the GRU: the same numbers, 1.1-1.2x faster), else one call per view."""
+        (`forward_many`, the GRU: the same numbers, 1.06-1.44x faster per step, docs/benchmarks.md),
+        else one call per view."""
         many = getattr(self.encoder, "forward_many", None)
         return many(xs, lengths) if many is not None else [self.encoder(x, n) for x, n in zip(xs, lengths)]
 
