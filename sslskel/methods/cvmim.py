@@ -79,6 +79,7 @@ class CVMIMSettings:
     view_dim: int = 32
     fusion: str = "moe"  # moe (paper default) | poe | cat
     critic_hidden: int = 256  # the critic MLP's width on sequence encoders (pose_mlp: its own blocks)
+    representation_weight: float = 1.0  # not in the paper (1 there): 0 switches the term off, for ablations
     cross_view_weight: float = 5.0  # lambda1 (applied per view: 2 lambda1 in all, as the code)
     disentangle_weight: float = 0.5  # lambda2
     prior_weight: float = 1.0  # lambda3
@@ -97,7 +98,8 @@ class CVMIMSettings:
     def __post_init__(self):
         check_settings(self, {
             "pose_dim": integer(1), "view_dim": integer(1), "fusion": one_of(FUSIONS),
-            "critic_hidden": integer(1), "cross_view_weight": number(0), "disentangle_weight": number(0),
+            "critic_hidden": integer(1), "representation_weight": number(0), "cross_view_weight": number(0),
+            "disentangle_weight": number(0),
             "prior_weight": number(0), "view_pairs": one_of(VIEW_PAIRS), "contrast": one_of(CONTRASTS),
             "crop_min": number(0, 1, open_low=True), "azimuth_deg": number(0, 180),
             "elevation_deg": number(0, 90), "roll_deg": number(0, 90)}, section="cvmim")
@@ -322,8 +324,8 @@ class CVMIM(PretrainMethod):
         fake = [torch.sigmoid(torch.cat([z_p, z_v], dim=1)) for z_p, z_v in z]
         prior = sum(prior_matching_loss(self.discriminator(f)) for f in fake)
         # the cross-view term once per view, as every per-view term: 1 : 5 against representation
-        main = (representation + 2.0 * s.cross_view_weight * cross_view + s.disentangle_weight * club
-                + s.prior_weight * prior)
+        main = (s.representation_weight * representation + 2.0 * s.cross_view_weight * cross_view
+                + s.disentangle_weight * club + s.prior_weight * prior)
         logs = {"loss/representation": representation.detach(), "loss/cross_view": cross_view.detach(),
                 "loss/club": club.detach(), "loss/prior": prior.detach()}
         return main, logs

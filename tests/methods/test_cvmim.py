@@ -43,13 +43,14 @@ def batch(n=6, t=8, partners=None, seed=0, performance=None):
 
 
 @pytest.mark.parametrize("performance", [None, [0, 0, 1, 2, 2, 3]])
-def test_main_loss_is_the_weighted_sum_of_its_terms(performance):
-    method = make("cvmim.view_pairs=camera")
+@pytest.mark.parametrize("weights", [[], ["cvmim.representation_weight=0.0", "cvmim.prior_weight=0.0"]])
+def test_main_loss_is_the_weighted_sum_of_its_terms(performance, weights):
+    method = make("cvmim.view_pairs=camera", *weights)  # the paper's weights; terms off for an ablation
     b = batch(performance=performance)
     losses, logs = method.training_step(b, Progress(0, 0))
     s = method.cvmim
     # representation : cross-view = 1 : 5 (two per-view representation terms, 2 x 5 cross-view)
-    expected = (logs["loss/representation"] + 2 * s.cross_view_weight * logs["loss/cross_view"]
+    expected = (s.representation_weight * logs["loss/representation"] + 2 * s.cross_view_weight * logs["loss/cross_view"]
                 + s.disentangle_weight * logs["loss/club"] + s.prior_weight * logs["loss/prior"])
     torch.testing.assert_close(losses["main"].detach(), expected)
     # recomputed by hand from the networks (train mode, so BatchNorm sees the same batch)
