@@ -108,7 +108,7 @@ BOUNDS = {
     "halp.kmeans_restarts": Bounds(1),
     "linear.classes": Bounds(0),
     "cvmim.pose_dim": Bounds(1), "cvmim.view_dim": Bounds(1), "cvmim.critic_hidden": Bounds(1),
-    "cvmim.crop_min": RATIO, "cvmim.cross_view_weight": WEIGHT, "cvmim.disentangle_weight": WEIGHT,
+    "cvmim.crop_min": RATIO, "cvmim.cross_view_weight": WEIGHT, "cvmim.representation_weight": WEIGHT, "cvmim.disentangle_weight": WEIGHT,
     "cvmim.prior_weight": WEIGHT, "cvmim.azimuth_deg": real(0, 180), "cvmim.elevation_deg": real(0, 90),
     "cvmim.roll_deg": real(0, 90),
     "simclr.temperature": TEMPERATURE, "simclr.feature_dim": Bounds(1), "simclr.mlp_hidden": Bounds(1),
