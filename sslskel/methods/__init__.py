@@ -54,7 +54,7 @@ def build_method(cfg, in_channels: int = 3, num_persons: int = 2):
 
 def run_amp(cfg, device) -> str:
     """`cfg.run.amp` for this run's method on `device`: `auto` becomes `off` on a CPU for a method
-    that keeps fp32 there (`bf16_on_cpu = False`, HaLP: bf16 measured a cost in accuracy);
+    that keeps fp32 there (`bf16_on_cpu = False`: HaLP, VSimCLR, where bf16 measured a cost in accuracy);
     anything else is returned as it is (`sslskel.common.device.amp_dtype` resolves it).
 
     >>> from sslskel.engine.config import load_config

@@ -24,7 +24,7 @@ def test_run_amp(method, amp, device, expected):
 
 
 def test_only_halp_keeps_fp32_on_cpus():
-    assert sorted(name for name in METHODS if not method_class(name).bf16_on_cpu) == ["halp"]
+    assert sorted(name for name in METHODS if not method_class(name).bf16_on_cpu) == ["halp", "vsimclr"]
 
 
 HALP_TINY = ["halp.recent_keys=16", "halp.num_prototypes=3", "halp.start_epoch=0"]
