@@ -58,7 +58,9 @@ class BiGRUEncoder(nn.Module):
         if len({x.shape[2] for x in xs}) > 1:  # clips of different lengths: one call each
             return [self.forward_many([x], [n])[0] for x, n in zip(xs, lengths)]
         normed, valid_lengths = zip(*(self._normalised_frames(x, n) for x, n in zip(xs, lengths)))
-        frames, valid_lengths = torch.cat(normed), torch.cat(valid_lengths)
+        # one batch (every single-view call: MoCo's query and key, evaluation) needs no copy
+        frames, valid_lengths = (normed[0], valid_lengths[0]) if len(xs) == 1 else (torch.cat(normed),
+                                                                                   torch.cat(valid_lengths))
         t = frames.shape[1]
         if bool((valid_lengths >= t).all()):
             out, h = self.gru(frames)
