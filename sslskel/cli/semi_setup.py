@@ -22,6 +22,7 @@ from ..engine.config import load_config
 from ..engine.config_tree import read_config_file
 from ..errors import UserError
 from ..eval.protocols import find_newest_run
+from ..eval.semi import result_tag
 from ..methods.base import build_method_encoder
 from ..methods.gcl import require_graphs
 from ..models import encoder_class
@@ -68,14 +69,11 @@ def pretraining_source(args) -> tuple[Path | None, Path | None]:
 
 
 def make_tag(args, sampling: str, checkpoint: Path | None) -> str:
-    """supervised[_scratch] or semi[_scratch]_<sampling>, then [_<checkpoint>][_gcl][_<supcon>]."""
-    if args.supervised:
-        tag = "supervised_scratch" if args.init == "scratch" else "supervised"
-    else:
-        tag = ("semi_scratch" if args.init == "scratch" else "semi") + f"_{sampling}"
-    if args.init == "pretrained" and checkpoint is not None and checkpoint.name != "last.pt":
-        tag += f"_{checkpoint.stem}"
-    return tag + ("_gcl" if args.gcl else "") + (f"_{args.supcon}" if args.supcon else "")
+    """The protocol's tag from the flags (`sslskel.eval.semi.result_tag`): a checkpoint other than
+    last.pt names itself."""
+    named = args.init == "pretrained" and checkpoint is not None and checkpoint.name != "last.pt"
+    return result_tag(supervised=args.supervised, scratch=args.init == "scratch", sampling=sampling,
+                      checkpoint_stem=checkpoint.stem if named else None, gcl=args.gcl, supcon=args.supcon)
 
 
 def resolve_config(args, checkpoint: Path | None):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..engine.config import load_config
+from ..eval.semi import result_tag
 from .hashing import config_hash, resolved_precision, run_config, run_hash
 from .plan import REPO, SUPERVISED_FLAGS, Study
 
@@ -119,9 +120,11 @@ def eval_job(pretrain: Job, protocols: list[str], random_init: bool = False) -> 
                deps=[pretrain.name], command=command)
 
 
-def semi_tag(study: Study, method: str) -> str:
-    cfg = load_config(study.config_path(method), study.pretrain_overrides(method, study.seeds[0]))
-    return f"semi_{cfg.finetune.sampling}"
+def semi_tag(study: Study, method: str, cfg=None) -> str:
+    """The folder semi_sup/run.py writes into (`sslskel.eval.semi.result_tag`), from the method's config."""
+    if cfg is None:
+        cfg = load_config(study.config_path(method), study.pretrain_overrides(method, study.seeds[0]))
+    return result_tag(supervised=False, scratch=False, sampling=cfg.finetune.sampling)
 
 
 def semi_job(study: Study, pretrain: Job) -> Job:
@@ -129,7 +132,7 @@ def semi_job(study: Study, pretrain: Job) -> Job:
     cfg = load_config(study.config_path(pretrain.method), study.pretrain_overrides(pretrain.method, pretrain.seed))
     # the fine-tune follows run.amp as it is (no per-method rule): its precision joins the key
     key = config_hash([pretrain.key, "semi", fractions, resolved_precision(cfg, method_rule=False)])
-    tag = semi_tag(study, pretrain.method)
+    tag = semi_tag(study, pretrain.method, cfg)
 
     def command(threads: int, deps: dict):
         run_dir = run_dir_of(deps[pretrain.name])
@@ -142,8 +145,10 @@ def semi_job(study: Study, pretrain: Job) -> Job:
 
 
 def supervised_tag(variant: str) -> str:
-    """The summary file supervised/run.py writes for a variant (sslskel.cli.semi_setup.make_tag)."""
-    return "supervised_scratch" + {"ce": "", "gcl": "_gcl", "supcon": "_supcon", "vsupcon": "_vsupcon"}[variant]
+    """The summary file supervised/run.py writes for a variant (its `SUPERVISED_FLAGS`)."""
+    flags = SUPERVISED_FLAGS[variant]
+    supcon = flags[flags.index("--supcon") + 1] if "--supcon" in flags else None
+    return result_tag(supervised=True, scratch=True, gcl="--gcl" in flags, supcon=supcon)
 
 
 def supervised_job(study: Study, study_dir: Path, seed: int, variant: str = "ce") -> Job:

@@ -130,6 +130,25 @@ def graph_distance_diagnostics(tuner: FineTuner) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- the protocol
 
+def result_tag(*, supervised: bool, scratch: bool, sampling: str = "", checkpoint_stem: str | None = None,
+               gcl: bool = False, supcon: str | None = None) -> str:
+    """The name of a fine-tuning protocol's summary (`<tag>.json`) and folder: supervised[_scratch]
+    or semi[_scratch]_<sampling>, then [_<checkpoint_stem>][_gcl][_<supcon>].
+
+    >>> result_tag(supervised=True, scratch=True, supcon="vsupcon")
+    'supervised_scratch_vsupcon'
+    >>> result_tag(supervised=False, scratch=False, sampling="per_class", checkpoint_stem="epoch_0100", gcl=True)
+    'semi_per_class_epoch_0100_gcl'
+    """
+    if supervised:
+        tag = "supervised_scratch" if scratch else "supervised"
+    else:
+        tag = ("semi_scratch" if scratch else "semi") + f"_{sampling}"
+    if checkpoint_stem:
+        tag += f"_{checkpoint_stem}"
+    return tag + ("_gcl" if gcl else "") + (f"_{supcon}" if supcon else "")
+
+
 def run_name(fraction: float, seed: int) -> str:
     return f"f{fraction:g}_s{seed}"
 
