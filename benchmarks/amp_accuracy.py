@@ -21,27 +21,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from pair_studies import pair_arms  # noqa: E402
 
 from sslskel.compare import main as compare  # noqa: E402
-from sslskel.compare.stats import paired_difference, spread  # noqa: E402
 
 ARMS = {"fp32": "run.amp=off", "bf16": "run.amp=bf16"}
-
-
-def pair_arms(fp32: dict, bf16: dict) -> dict:
-    """{method: {protocol: {fp32, bf16 (spread), difference (paired bf16 - fp32)}}} from two results.json."""
-    table = {}
-    for method in fp32["per_seed"]:
-        if method not in bf16["per_seed"]:
-            continue
-        for protocol, by_seed in fp32["per_seed"][method].items():
-            other = bf16["per_seed"][method].get(protocol)
-            if not other or not by_seed:
-                continue
-            table.setdefault(method, {})[protocol] = {
-                "fp32": spread(list(by_seed.values())), "bf16": spread(list(other.values())),
-                "difference": paired_difference(other, by_seed)}
-    return table
 
 
 def main() -> None:
@@ -65,7 +51,7 @@ def main() -> None:
             sys.exit(code)
     results = {arm: json.loads((args.out / arm / "results.json").read_text()) for arm in ARMS}
     print(json.dumps({"data": args.data or "synthetic", "seeds": args.seeds,
-                      "pairs": pair_arms(results["fp32"], results["bf16"])}, indent=2))
+                      "pairs": pair_arms(results["fp32"], results["bf16"], ("fp32", "bf16"))}, indent=2))
 
 
 if __name__ == "__main__":

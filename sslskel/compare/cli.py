@@ -6,7 +6,7 @@
     sslskel compare --study study.yaml                  # the same settings from a YAML file
     sslskel compare --data DIR --jobs 2                 # two processes, the cores divided between them
     sslskel compare runs/A runs/B                       # finished runs, with the keys they differ in
-    sslskel compare --methods none --supervised ce,gcl \
+    sslskel compare --methods none --supervised ce,gcl \\
         --supervised-config configs/synthetic/supervised_ctrgcn.yaml   # CTR-GCN with and without SkeletonGCL
 
 The dataset's configs are configs/<dataset>/<method>.yaml, the dataset found from the format

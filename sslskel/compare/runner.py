@@ -97,32 +97,41 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def eta_seconds(durations: dict[str, list[float]], waiting: list[Job], jobs_at_once: int) -> float:
+def eta_seconds(durations: dict[str, list[float]], waiting: list[Job], jobs_at_once: int,
+                running: list[tuple[Job, float]] = ()) -> float:
     """Remaining time: each waiting job as long as the mean finished job of its kind (of any
-    kind when none of its kind has finished), divided over the processes."""
+    kind when none of its kind has finished), each running job that mean less the seconds it
+    has run (at least 0), all divided over the processes."""
     every = [d for values in durations.values() for d in values]
     if not every:
         return float("nan")
     fallback = sum(every) / len(every)
-    total = sum(sum(durations[j.kind]) / len(durations[j.kind]) if durations.get(j.kind) else fallback
-                for j in waiting)
+
+    def expected(job: Job) -> float:
+        return sum(durations[job.kind]) / len(durations[job.kind]) if durations.get(job.kind) else fallback
+    total = sum(expected(j) for j in waiting) + sum(max(expected(j) - ran, 0.0) for j, ran in running)
     return total / jobs_at_once
 
 
 class Progress:
     """Lines like `[3/12] pretrain moco s0: 101 s, 410 MB; about 25 min left`."""
 
-    def __init__(self, total: int, jobs_at_once: int, log):
-        self.total, self.jobs_at_once, self.log = total, jobs_at_once, log
-        self.done, self.durations = 0, {}
+    def __init__(self, total: int, jobs_at_once: int, log, clock=time.monotonic):
+        self.total, self.jobs_at_once, self.log, self.clock = total, jobs_at_once, log, clock
+        self.done, self.durations, self.started = 0, {}, {}
         self.lock = threading.Lock()
 
-    def finished(self, record: dict, waiting: list[Job]) -> None:
+    def start(self, job: Job) -> None:
+        self.started[job.name] = self.clock()
+
+    def finished(self, record: dict, waiting: list[Job], running: list[Job] = ()) -> None:
         with self.lock:
             self.done += 1
             self.durations.setdefault(record["kind"], []).append(record["wall_s"])
-            eta = eta_seconds(self.durations, waiting, self.jobs_at_once)
-            left = f"; about {format_seconds(eta)} left" if waiting else "; all done"
+            now = self.clock()
+            ran = [(j, now - self.started.get(j.name, now)) for j in running]
+            eta = eta_seconds(self.durations, waiting, self.jobs_at_once, ran)
+            left = f"; about {format_seconds(eta)} left" if waiting or running else "; all done"
             self.log(f"[{self.done}/{self.total}] {record['name']}: {format_seconds(record['wall_s'])}, "
                      f"{record['peak_rss_mb']:.0f} MB{left}")
 
@@ -182,6 +191,7 @@ def schedule(pool, waiting, running, markers, failed, progress, study_dir, threa
                 break
             waiting.remove(job)
             log(f"start {job.name}")
+            progress.start(job)
             running[pool.submit(run_one, job, study_dir, threads, {d: markers[d] for d in job.deps})] = job
         if not running:
             break
@@ -193,4 +203,4 @@ def schedule(pool, waiting, running, markers, failed, progress, study_dir, threa
                 log(f"FAILED {job.name}: {record['error']}")
             else:
                 markers[job.name] = record
-                progress.finished(record, waiting)
+                progress.finished(record, waiting, list(running.values()))

@@ -14,7 +14,7 @@ import pytest
 
 from sslskel.compare.hashing import run_hash
 from sslskel.compare.jobs import Job, marker_path, single_run_dir
-from sslskel.compare.runner import eta_seconds, run_jobs, threads_per_job
+from sslskel.compare.runner import Progress, eta_seconds, run_jobs, threads_per_job
 from sslskel.engine.config import load_config
 
 
@@ -72,6 +72,27 @@ def test_eta_uses_the_mean_duration_of_each_kind():
     waiting = [Job("x", "pretrain", "k"), Job("y", "eval", "k"), Job("z", "floors", "k")]
     # pretrain 100 s, eval 10 s, floors unseen: the mean of all finished (70 s); over 2 processes
     assert eta_seconds({"pretrain": [100.0, 100.0], "eval": [10.0]}, waiting, 2) == (100 + 10 + 70) / 2
+
+
+def test_eta_counts_what_running_jobs_have_left():
+    durations = {"pretrain": [100.0], "eval": [10.0]}
+    # a pretraining 30 s in has 70 s left; an eval past its mean counts 0, not a negative time
+    running = [(Job("p", "pretrain", "k"), 30.0), (Job("e", "eval", "k"), 25.0)]
+    assert eta_seconds(durations, [Job("y", "eval", "k")], 2, running) == (10 + 70 + 0) / 2
+
+
+def test_progress_line_after_the_last_waiting_job_started_still_has_an_eta():
+    lines, now = [], [0.0]
+    progress = Progress(3, 2, lines.append, clock=lambda: now[0])
+    first, second = Job("pretrain moco s0", "pretrain", "k"), Job("pretrain moco s1", "pretrain", "k")
+    progress.start(first)
+    now[0] = 20.0
+    progress.start(second)
+    now[0] = 600.0  # the first ends after 600 s; the second has run 580 s of its expected 600
+    progress.finished({"name": first.name, "kind": "pretrain", "wall_s": 600.0, "peak_rss_mb": 500}, [], [second])
+    assert lines[-1] == "[1/3] pretrain moco s0: 10 min, 500 MB; about 10 s left"
+    progress.finished({"name": second.name, "kind": "pretrain", "wall_s": 600.0, "peak_rss_mb": 500}, [], [])
+    assert lines[-1].endswith("; all done")
 
 
 def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path):
