@@ -44,6 +44,9 @@ def markdown(pairs: dict, names: tuple[str, str]) -> str:
     for method, protocols in pairs.items():
         for protocol, row in protocols.items():
             d = row["difference"]
+            if d is None:  # the two arms share no seed: nothing to pair
+                lines.append(f"| {method} | {protocol} | | | no seed in both arms | |")
+                continue
             interval = f" [{d['low']:+.1f}, {d['high']:+.1f}]" if d.get("low") is not None else " (one seed)"
             per_seed = ", ".join(f"{x:+.1f}" for x in d["differences"])
             arms = [f"{row[n]['mean']:.1f} ± {row[n]['std']:.1f}" for n in names]

@@ -39,3 +39,11 @@ def test_pair_studies_names_a_missing_results_file(tmp_path, capsys):
     with pytest.raises(SystemExit):
         load_script("benchmarks/pair_studies.py").main([str(tmp_path / "a"), str(tmp_path / "b")])
     assert "a/results.json: no results.json" in capsys.readouterr().err
+
+
+def test_pair_studies_table_names_arms_without_a_shared_seed():
+    pairs = load_script("benchmarks/pair_studies.py").pair_arms(
+        {"per_seed": {"moco": {"linear": {"0": 70.0}}}}, {"per_seed": {"moco": {"linear": {"1": 71.0}}}})
+    assert pairs["moco"]["linear"]["difference"] is None
+    assert "| moco | linear | | | no seed in both arms | |" in load_script("benchmarks/pair_studies.py").markdown(
+        pairs, ("a", "b"))

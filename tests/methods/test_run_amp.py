@@ -23,7 +23,7 @@ def test_run_amp(method, amp, device, expected):
     assert run_amp(load_config(None, [f"method={method}", f"run.amp={amp}"]), torch.device(device)) == expected
 
 
-def test_only_halp_keeps_fp32_on_cpus():
+def test_only_halp_and_vsimclr_keep_fp32_on_cpus():
     assert sorted(name for name in METHODS if not method_class(name).bf16_on_cpu) == ["halp", "vsimclr"]
 
 
