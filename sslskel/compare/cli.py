@@ -13,7 +13,7 @@ The dataset's configs are configs/<dataset>/<method>.yaml, the dataset found fro
 of --data (MSR Action3D -> configs/msr_action3d, NW-UCLA -> configs/nw_ucla, UTD-MHAD ->
 configs/utd_mhad, PKU-MMD II -> configs/pku_ii; no --data: the synthetic set) or named by
 --config-dir. Every (method, seed) is pretrained by pretrain/run.py, evaluated by
-linear_eval/run.py (linear, knn, diagnostics, single-shot, uncertainty) and semi_sup/run.py
+linear_eval/run.py (linear, knn, diagnostics, single-shot, disentangle, uncertainty) and semi_sup/run.py
 (semi:FRACTIONS), each in its own process; then the floors (raw 1-NN and logistic), the
 baseline method's encoder with random weights, and the ceiling (supervised/run.py: the
 baseline's encoder and input with all labels; --supervised adds SupCon, VSupCon or SkeletonGCL
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--methods", default="moco,halp", help="comma list (default: moco,halp)")
     parser.add_argument("--seeds", default="0,1,2", help="comma list (default: 0,1,2)")
     parser.add_argument("--protocols", default=DEFAULT_PROTOCOLS,
-                        help="comma list of linear, knn, diagnostics, single-shot, uncertainty, "
+                        help="comma list of linear, knn, diagnostics, single-shot, disentangle, uncertainty, "
                              f"semi:F1,F2,... (default: {DEFAULT_PROTOCOLS})")
     parser.add_argument("--baseline", help="method the others are paired against (default: moco if "
                         "studied, else the first method)")

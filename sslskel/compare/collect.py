@@ -8,7 +8,8 @@ all labels", ... + VSupCon, ... + SkeletonGCL). Columns, one or more per protoco
 - semi:F...: "semi F" (final top-1 of the fine-tune on fraction F);
 - single-shot: "single-shot" (mean final top-1 over the camera x replication parts);
 - uncertainty: "error AUROC" (of the posterior's mean variance against probe errors);
-- disentangle: "action from z_p" and "view from z_p" (probe top-1; view near chance is the aim);
+- disentangle: "view from z_v", "view from z_p", "action from z_p", "action from z_v" (probe
+  top-1; the paper's aim: view from z_v and action from z_p high, view from z_p near chance);
 - diagnostics: "effective rank".
 A floor sits in the column of the protocol it bounds (1-NN under kNN k=1, logistic under
 linear); the ceiling and the supervised variants, classifiers trained with all labels, under linear.
@@ -53,8 +54,8 @@ def eval_columns(run_dir: Path, suffix: str = "") -> dict[str, float]:
         if auroc is not None:
             out["error AUROC"] = auroc
     if (probes := read_json(run_dir / f"eval_disentangle{suffix}.json")) is not None:
-        out["action from z_p"], out["view from z_p"] = (probes["action_from_z_p"]["top1"],
-                                                        probes["view_from_z_p"]["top1"])
+        for part in ("view_from_z_v", "view_from_z_p", "action_from_z_p", "action_from_z_v"):
+            out[part.replace("_", " ").replace("z ", "z_")] = probes[part]["top1"]
     if (diag := read_json(run_dir / f"eval_diagnostics{suffix}.json")) is not None:
         out["effective rank"] = diag["effective_rank"]
     return out

@@ -1,0 +1,35 @@
+"""compare.collect.eval_columns: every protocol's eval_*.json becomes the columns the report names."""
+
+import json
+
+from sslskel.compare.collect import eval_columns
+
+
+def write(run_dir, name, payload):
+    (run_dir / name).write_text(json.dumps(payload))
+
+
+def test_every_protocol_file_gives_its_columns(tmp_path):
+    write(tmp_path, "eval_linear.json", {"final_top1": 71.5, "best_top1": 73.0})
+    write(tmp_path, "eval_knn.json", {"knn_k1": {"k": 1, "top1": 60.25}, "knn_k20": {"k": 20, "top1": 64.0},
+                                      "seconds": 1.0})
+    write(tmp_path, "eval_single_shot.json", {"mean_final_top1": 55.5})
+    write(tmp_path, "eval_uncertainty.json", {"scores": ["variance", "one_minus_r"],
+                                              "error_auroc": {"variance": {"auroc": 0.61},
+                                                              "one_minus_r": {"auroc": 0.7}}})
+    write(tmp_path, "eval_disentangle.json", {"view_from_z_v": {"top1": 57.4, "chance": 32.5},
+                                              "view_from_z_p": {"top1": 46.7, "chance": 32.5},
+                                              "action_from_z_p": {"top1": 79.7, "chance": 11.3},
+                                              "action_from_z_v": {"top1": 64.7, "chance": 11.3}})
+    write(tmp_path, "eval_diagnostics.json", {"effective_rank": 12.5})
+    assert eval_columns(tmp_path) == {
+        "linear": 71.5, "kNN k=1": 60.25, "kNN k=20": 64.0, "single-shot": 55.5, "error AUROC": 0.61,
+        "view from z_v": 57.4, "view from z_p": 46.7, "action from z_p": 79.7, "action from z_v": 64.7,
+        "effective rank": 12.5}
+
+
+def test_suffix_reads_the_random_init_files_only(tmp_path):
+    write(tmp_path, "eval_linear.json", {"final_top1": 71.5})
+    write(tmp_path, "eval_linear_random.json", {"final_top1": 20.0})
+    assert eval_columns(tmp_path, "_random") == {"linear": 20.0}
+    assert eval_columns(tmp_path / "missing") == {}
