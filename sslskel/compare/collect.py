@@ -105,8 +105,13 @@ def loss_curves(markers: dict, key: str = "train/loss") -> dict[str, list[tuple[
     return curves
 
 
+# after linear, kNN and semi; the disentangle probes in the paper's reading order (z_v's view, z_p's)
+LATER_COLUMNS = ("single-shot", "view from z_v", "view from z_p", "action from z_p", "action from z_v",
+                 "error AUROC", "effective rank")
+
+
 def column_order(table: dict) -> list[str]:
-    """Columns in protocol order: linear, kNN by k, semi by fraction, the rest."""
+    """Columns in protocol order: linear, kNN by k, semi by fraction, then LATER_COLUMNS, the rest."""
     columns = {c for row in table.values() for c in row}
 
     def rank(column: str):
@@ -116,5 +121,7 @@ def column_order(table: dict) -> list[str]:
             return (1, float(column[6:]))
         if column.startswith("semi "):
             return (2, float(column[5:]))
-        return (3, 0.0)
+        if column in LATER_COLUMNS:
+            return (3, float(LATER_COLUMNS.index(column)))
+        return (4, 0.0)
     return sorted(columns, key=lambda c: (*rank(c), c))

@@ -2,7 +2,7 @@
 
 import json
 
-from sslskel.compare.collect import eval_columns
+from sslskel.compare.collect import column_order, eval_columns
 
 
 def write(run_dir, name, payload):
@@ -33,3 +33,12 @@ def test_suffix_reads_the_random_init_files_only(tmp_path):
     write(tmp_path, "eval_linear_random.json", {"final_top1": 20.0})
     assert eval_columns(tmp_path, "_random") == {"linear": 20.0}
     assert eval_columns(tmp_path / "missing") == {}
+
+
+def test_columns_come_in_protocol_order():
+    columns = ["effective rank", "action from z_v", "semi 0.1", "view from z_p", "kNN k=20", "single-shot",
+               "semi 0.05", "view from z_v", "linear", "kNN k=1", "action from z_p", "error AUROC", "other"]
+    table = {"cvmim": dict.fromkeys(columns, {0: 1.0})}
+    assert column_order(table) == ["linear", "kNN k=1", "kNN k=20", "semi 0.05", "semi 0.1", "single-shot",
+                                   "view from z_v", "view from z_p", "action from z_p", "action from z_v",
+                                   "error AUROC", "effective rank", "other"]
