@@ -25,11 +25,14 @@ import json
 from pathlib import Path
 
 from ..engine.run_log import read_metrics
+from ..eval.disentangle import PROBES
 from .jobs import semi_tag, supervised_tag
 
 RANDOM_ROW = "random init"
 ONE_NN_ROW, LOGISTIC_ROW = "raw 1-NN", "raw logistic"
 CEILING_ROW = "supervised, all labels"
+# eval_disentangle.json key -> column, named as linear_eval prints the probe ("view from z_v")
+DISENTANGLE_COLUMNS = {key: f"{target} from {rep}" for key, target, rep in PROBES}
 # --supervised variants: their rows (ce with the baseline's config is the ceiling)
 SUPERVISED_ROWS = {"ce": CEILING_ROW, "supcon": "supervised + SupCon, all labels",
                    "vsupcon": "supervised + VSupCon, all labels", "gcl": "supervised + SkeletonGCL, all labels"}
@@ -54,8 +57,8 @@ def eval_columns(run_dir: Path, suffix: str = "") -> dict[str, float]:
         if auroc is not None:
             out["error AUROC"] = auroc
     if (probes := read_json(run_dir / f"eval_disentangle{suffix}.json")) is not None:
-        for part in ("view_from_z_v", "view_from_z_p", "action_from_z_p", "action_from_z_v"):
-            out[part.replace("_", " ").replace("z ", "z_")] = probes[part]["top1"]
+        for key, column in DISENTANGLE_COLUMNS.items():
+            out[column] = probes[key]["top1"]
     if (diag := read_json(run_dir / f"eval_diagnostics{suffix}.json")) is not None:
         out["effective rank"] = diag["effective_rank"]
     return out
@@ -105,9 +108,8 @@ def loss_curves(markers: dict, key: str = "train/loss") -> dict[str, list[tuple[
     return curves
 
 
-# after linear, kNN and semi; the disentangle probes in the paper's reading order (z_v's view, z_p's)
-LATER_COLUMNS = ("single-shot", "view from z_v", "view from z_p", "action from z_p", "action from z_v",
-                 "error AUROC", "effective rank")
+# after linear, kNN and semi; the disentangle probes in the order the probe reports them
+LATER_COLUMNS = ("single-shot", *DISENTANGLE_COLUMNS.values(), "error AUROC", "effective rank")
 
 
 def column_order(table: dict) -> list[str]:

@@ -42,8 +42,8 @@ def test_pair_studies_names_a_missing_results_file(tmp_path, capsys):
 
 
 def test_pair_studies_table_names_arms_without_a_shared_seed():
-    pairs = load_script("benchmarks/pair_studies.py").pair_arms(
+    pair_studies = load_script("benchmarks/pair_studies.py")
+    pairs = pair_studies.pair_arms(
         {"per_seed": {"moco": {"linear": {"0": 70.0}}}}, {"per_seed": {"moco": {"linear": {"1": 71.0}}}})
     assert pairs["moco"]["linear"]["difference"] is None
-    assert "| moco | linear | | | no seed in both arms | |" in load_script("benchmarks/pair_studies.py").markdown(
-        pairs, ("a", "b"))
+    assert "| moco | linear | | | no seed in both arms | |" in pair_studies.markdown(pairs, ("a", "b"))
