@@ -3,6 +3,7 @@
     sslskel compare --data ../shared/data/msr_action3d --methods moco,halp --seeds 0,1,2
     sslskel compare --methods moco,simclr --seeds 0,1 --protocols linear,knn,semi:0.05,0.1 \\
         --out runs/compare/synthetic optim.epochs=5      # KEY=VALUE: every pretraining and the ceiling
+    sslskel compare --methods moco,halp optim.epochs=20 halp:halp.start_epoch=9   # METHOD:KEY=VALUE: that method only
     sslskel compare --study study.yaml                  # the same settings from a YAML file
     sslskel compare --data DIR --jobs 2                 # two processes, the cores divided between them
     sslskel compare runs/A runs/B                       # finished runs, with the keys they differ in
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "a study of supervised runs only")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from finished jobs")
     parser.add_argument("items", nargs="*", metavar="KEY=VALUE | RUN_DIR",
-                        help="overrides for every pretraining; or finished runs to tabulate")
+                        help="overrides for every pretraining (METHOD:KEY=VALUE: that method's only); "
+                             "or finished runs to tabulate")
     return parser
 
 

@@ -10,7 +10,9 @@ all labels", ... + VSupCon, ... + SkeletonGCL). Columns, one or more per protoco
 - uncertainty: "error AUROC" (of the posterior's mean variance against probe errors);
 - disentangle: "view from z_v", "view from z_p", "action from z_p", "action from z_v" (probe
   top-1; the paper's aim: view from z_v and action from z_p high, view from z_p near chance);
-- diagnostics: "effective rank".
+- diagnostics: "effective rank";
+- supervised runs of an encoder that learns graphs (CTR-GCN): "graph ratio, correct" and
+  "graph ratio, misclassified" (SkeletonGCL's Tab. 9, other-class over own-class distance).
 A floor sits in the column of the protocol it bounds (1-NN under kNN k=1, logistic under
 linear); the ceiling and the supervised variants, classifiers trained with all labels, under linear.
 
@@ -33,6 +35,7 @@ ONE_NN_ROW, LOGISTIC_ROW = "raw 1-NN", "raw logistic"
 CEILING_ROW = "supervised, all labels"
 # eval_disentangle.json key -> column, named as linear_eval prints the probe ("view from z_v")
 DISENTANGLE_COLUMNS = {key: f"{target} from {rep}" for key, target, rep in PROBES}
+GRAPH_COLUMNS = ("graph ratio, correct", "graph ratio, misclassified")
 # --supervised variants: their rows (ce with the baseline's config is the ceiling)
 SUPERVISED_ROWS = {"ce": CEILING_ROW, "supcon": "supervised + SupCon, all labels",
                    "vsupcon": "supervised + VSupCon, all labels", "gcl": "supervised + SkeletonGCL, all labels"}
@@ -64,6 +67,18 @@ def eval_columns(run_dir: Path, suffix: str = "") -> dict[str, float]:
     return out
 
 
+def graph_columns(distances: dict | None) -> dict[str, float]:
+    """SkeletonGCL's Tab. 9 as two ratios: a val graph's mean distance to the other classes'
+    centroids over that to its own class's, for correctly and wrongly classified clips (ratios,
+    since the graphs' scale grows under the contrast; larger = more class-discriminative)."""
+    out = {}
+    for group, column in (("correct", GRAPH_COLUMNS[0]), ("wrong", GRAPH_COLUMNS[1])):
+        own, other = (distances or {}).get(f"{group}_dist_own"), (distances or {}).get(f"{group}_dist_other")
+        if own and other is not None and own == own and other == other:  # NaN: no clip in the group
+            out[column] = other / own
+    return out
+
+
 def semi_columns(run_dir: Path, tag: str) -> dict[str, float]:
     summary = read_json(run_dir / f"{tag}.json")
     return {f"semi {row['fraction']:g}": row["final_top1_mean"] for row in (summary or {}).get("summary", [])}
@@ -89,7 +104,8 @@ def collect(study, markers: dict) -> dict:
         elif kind == "supervised":
             variant = marker.get("method") or "ce"
             rows = read_json(run_dir / f"{supervised_tag(variant)}.json")["summary"]
-            put(table, SUPERVISED_ROWS[variant], {"linear": rows[0]["final_top1_mean"]}, seed)
+            put(table, SUPERVISED_ROWS[variant], {"linear": rows[0]["final_top1_mean"],
+                                                  **graph_columns(rows[0].get("graph_distances"))}, seed)
         elif kind == "floors":
             floors = read_json(run_dir)
             table[ONE_NN_ROW] = {"kNN k=1": {"-": floors["one_nn"]}}
@@ -109,7 +125,7 @@ def loss_curves(markers: dict, key: str = "train/loss") -> dict[str, list[tuple[
 
 
 # after linear, kNN and semi; the disentangle probes in the order the probe reports them
-LATER_COLUMNS = ("single-shot", *DISENTANGLE_COLUMNS.values(), "error AUROC", "effective rank")
+LATER_COLUMNS = ("single-shot", *DISENTANGLE_COLUMNS.values(), "error AUROC", "effective rank", *GRAPH_COLUMNS)
 
 
 def column_order(table: dict) -> list[str]:

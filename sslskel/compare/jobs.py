@@ -7,7 +7,8 @@ Kinds, each a command line of the script a user would run by hand:
 - `random`: the same with `--random-init`, on the baseline method's run of that seed;
 - `semi`: `semi_sup/run.py --run RUN --fractions ... --seeds 1`;
 - `supervised`: `supervised/run.py --config CONFIG --seeds 1 [--supcon S | --gcl]` (`ce` with the
-  baseline's config is the ceiling: same encoder and input);
+  baseline's config is the ceiling: same encoder and input; `--graph-distances` too when the
+  encoder learns graphs);
 - `floors`: `python -m sslskel.compare.floors` (raw 1-NN and logistic regression).
 
 A job's key is a config hash: its marker `STUDY/done/<name>_<key>.json` says it finished, with
@@ -29,6 +30,8 @@ from typing import Callable
 
 from ..engine.config import load_config
 from ..eval.semi import result_tag
+from ..methods.gcl.build import returns_graphs
+from ..models import encoder_class
 from .hashing import config_hash, resolved_precision, run_config, run_hash
 from .plan import REPO, SUPERVISED_FLAGS, Study
 
@@ -155,8 +158,11 @@ def supervised_job(study: Study, study_dir: Path, seed: int, variant: str = "ce"
     """A supervised run with all labels: `ce` with the baseline's config is the ceiling (the
     same encoder and input, its finetune section); `supcon`, `vsupcon` and `gcl` add their loss."""
     config, overrides = study.supervised_setup(seed)
+    cfg = load_config(config, overrides, auxiliary=True)
     # supervised and fine-tuning runs follow run.amp as it is: no per-method precision rule
-    key = run_hash(load_config(config, overrides, auxiliary=True), "supervised", variant, method_rule=False)
+    key = run_hash(cfg, "supervised", variant, method_rule=False)
+    # an encoder that learns graphs (CTR-GCN) also gets SkeletonGCL's Tab. 9 graph diagnostics
+    diagnostics = ["--graph-distances"] if returns_graphs(encoder_class(cfg.encoder.name)) else []
     out_dir = study_dir / "supervised" / f"{variant}_s{seed}_{key}"
     tag = supervised_tag(variant)
 
@@ -164,7 +170,8 @@ def supervised_job(study: Study, study_dir: Path, seed: int, variant: str = "ce"
         settings = [f"run.threads={threads}", "run.progress=false"]
         run_dir = single_run_dir(out_dir, f"{tag}/config.yaml")
         argv = python() + [script("supervised/run.py"), "--config", str(config), "--seeds", "1", "--quiet",
-                           *SUPERVISED_FLAGS[variant], *overrides, f"run.out_dir={out_dir}", *settings]
+                           *SUPERVISED_FLAGS[variant], *diagnostics, *overrides, f"run.out_dir={out_dir}",
+                           *settings]
         return argv + (["--resume", str(run_dir)] if run_dir is not None else []), None
     return Job(f"supervised {variant} s{seed}", "supervised", key, variant, seed, command=command,
                locate=lambda: finished_run_dir(out_dir, f"{tag}.json"))

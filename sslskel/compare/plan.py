@@ -66,11 +66,21 @@ class Study:
         if self.supervised_config is None:
             return self.config_path(self.baseline), self.pretrain_overrides(self.baseline, seed)
         data = [f"data.path={self.data}"] if self.data is not None else []
-        return self.supervised_config, [f"run.seed={seed}", *data, *self.overrides]
+        return self.supervised_config, [f"run.seed={seed}", *data, *self.overrides_for(None)]
 
     def pretrain_overrides(self, method: str, seed: int) -> list[str]:
         data = [f"data.path={self.data}"] if self.data is not None else []
-        return [f"method={method}", f"run.seed={seed}", f"linear.seed={seed}", *data, *self.overrides]
+        return [f"method={method}", f"run.seed={seed}", f"linear.seed={seed}", *data, *self.overrides_for(method)]
+
+    def overrides_for(self, method: str | None) -> list[str]:
+        """The study's KEY=VALUE overrides that apply to a method's runs: every plain one, and the
+        `METHOD:KEY=VALUE` ones of that method (None: the plain ones only)."""
+        out = []
+        for item in self.overrides:
+            target, override = split_method_override(item)
+            if target is None or target == method:
+                out.append(override)
+        return out
 
     @property
     def eval_protocols(self) -> list[str]:
@@ -79,6 +89,24 @@ class Study:
     @property
     def fractions(self) -> tuple:
         return next((f for name, f in self.protocols if name == "semi"), ())
+
+
+def split_method_override(item: str) -> tuple[str | None, str]:
+    """`halp:halp.start_epoch=9` -> ("halp", "halp.start_epoch=9"); a plain KEY=VALUE -> (None, it).
+    Keys hold no ':', so only a prefix before the first '=' names a method."""
+    key = item.split("=", 1)[0]
+    if ":" in key:
+        method, _, rest = item.partition(":")
+        return method.strip(), rest
+    return None, item
+
+
+def check_method_overrides(overrides: list[str], methods: list[str]) -> None:
+    for item in overrides:
+        method, _ = split_method_override(item)
+        if method is not None and method not in methods:
+            raise UserError("override", item, f"METHOD:KEY=VALUE with METHOD one of --methods ({', '.join(methods)})",
+                            repr(method))
 
 
 def parse_list(text: str, what: str) -> list[str]:
@@ -223,6 +251,7 @@ def make_study(args) -> Study:
                   baseline=baseline, overrides=list(args.overrides), floors=not args.no_floors and bool(methods),
                   random_init=not args.no_random_init and bool(methods), supervised=supervised,
                   supervised_config=supervised_config)
+    check_method_overrides(study.overrides, methods)
     configs = {m: load_config(study.config_path(m), study.pretrain_overrides(m, study.seeds[0]))
                for m in methods}  # a bad override fails here, naming the key
     check_protocols(study, configs)

@@ -2,7 +2,7 @@
 
 import json
 
-from sslskel.compare.collect import column_order, eval_columns
+from sslskel.compare.collect import column_order, eval_columns, graph_columns
 
 
 def write(run_dir, name, payload):
@@ -42,3 +42,27 @@ def test_columns_come_in_protocol_order():
     assert column_order(table) == ["linear", "kNN k=1", "kNN k=20", "semi 0.05", "semi 0.1", "single-shot",
                                    "view from z_v", "view from z_p", "action from z_p", "action from z_v",
                                    "error AUROC", "effective rank", "other"]
+
+
+def test_graph_distances_become_other_over_own_ratios():
+    distances = {"correct_dist_own": 2.0, "correct_dist_other": 11.0, "wrong_dist_own": 4.0,
+                 "wrong_dist_other": 10.0, "correct_count": 90, "wrong_count": 10}
+    assert graph_columns(distances) == {"graph ratio, correct": 5.5, "graph ratio, misclassified": 2.5}
+    # no misclassified clip: that group is NaN and gets no column; no diagnostics, no columns
+    assert graph_columns({**distances, "wrong_dist_own": float("nan"), "wrong_dist_other": float("nan")}) == {
+        "graph ratio, correct": 5.5}
+    assert graph_columns(None) == {}
+
+
+def test_a_supervised_ctrgcn_job_asks_for_the_graph_diagnostics(tmp_path):
+    from sslskel.compare.cli import build_parser
+    from sslskel.compare.jobs import study_jobs
+    from sslskel.compare.plan import REPO, make_study
+
+    def first_argv(config):
+        args = build_parser().parse_args(["--methods", "none", "--supervised", "ce", "--supervised-config",
+                                          str(config), "--seeds", "0"])
+        args.overrides = []
+        return study_jobs(make_study(args), tmp_path)[0].command(1, {})[0]
+    assert "--graph-distances" in first_argv(REPO / "configs" / "synthetic" / "supervised_ctrgcn.yaml")
+    assert "--graph-distances" not in first_argv(REPO / "configs" / "synthetic" / "semi.yaml")  # BiGRU

@@ -118,3 +118,27 @@ def test_a_study_of_supervised_runs_only(tmp_path):
     argv, _ = jobs[1].command(1, {})
     assert "--gcl" in argv and "run.seed=0" in argv and str(study.supervised_config) in argv
     assert len({job.key for job in jobs}) == 6  # each variant and seed its own run
+
+
+def test_a_method_override_names_a_studied_method(capsys, tmp_path):
+    line = run_error(capsys, tmp_path, "--methods", "moco,halp", "cvmim:optim.epochs=3")
+    assert "cvmim:optim.epochs=3" in line and "moco, halp" in line
+    # a key the named method's config lacks still fails, naming it
+    assert "halp.start_epoch" in run_error(capsys, tmp_path, "--methods", "moco,halp", "halp.start_epoch=9")
+
+
+def test_a_method_override_reaches_that_method_only(tmp_path):
+    args = build_parser().parse_args(["--methods", "moco,halp", "optim.epochs=4", "halp:halp.start_epoch=2"])
+    args.overrides = args.items
+    study = make_study(args)
+    assert study.pretrain_overrides("halp", 0)[-2:] == ["optim.epochs=4", "halp.start_epoch=2"]
+    assert study.pretrain_overrides("moco", 0)[-1] == "optim.epochs=4"
+    jobs = {job.name: job for job in study_jobs(study, tmp_path)}
+    halp_argv, _ = jobs["pretrain halp s0"].command(1, {})
+    moco_argv, _ = jobs["pretrain moco s0"].command(1, {})
+    assert "halp.start_epoch=2" in halp_argv and not any("start_epoch" in a for a in moco_argv)
+    # a plain override keeps its hash: moco's run is the one a study without the halp override makes
+    plain = build_parser().parse_args(["--methods", "moco,halp", "optim.epochs=4"])
+    plain.overrides = plain.items
+    assert jobs["pretrain moco s0"].key == {j.name: j for j in study_jobs(make_study(plain), tmp_path)}[
+        "pretrain moco s0"].key
