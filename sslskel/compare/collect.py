@@ -7,10 +7,13 @@ all labels", ... + VSupCon, ... + SkeletonGCL). Columns, one or more per protoco
 - knn: "kNN k=K" for every K of linear.knn_k;
 - semi:F...: "semi F" (final top-1 of the fine-tune on fraction F);
 - single-shot: "single-shot" (mean final top-1 over the camera x replication parts);
-- uncertainty: "error AUROC" (of the posterior's mean variance against probe errors);
+- uncertainty: "error AUROC, variance" and "error AUROC, 1 - R" (each score of the posterior
+  against the logistic probe's errors); with classes held out (data.exclude_classes) also
+  "OOD AUROC, variance", "OOD AUROC, 1 - R" (those classes' test clips against the others) and
+  "probe top-1, in-distribution";
 - disentangle: "view from z_v", "view from z_p", "action from z_p", "action from z_v" (probe
   top-1; the paper's aim: view from z_v and action from z_p high, view from z_p near chance);
-- diagnostics: "effective rank";
+- diagnostics: "effective rank", "MI bound" (H(Y) - CE of a probe, nats);
 - supervised runs of an encoder that learns graphs (CTR-GCN): "graph ratio, correct" and
   "graph ratio, misclassified" (SkeletonGCL's Tab. 9, other-class over own-class distance).
 A floor sits in the column of the protocol it bounds (1-NN under kNN k=1, logistic under
@@ -36,6 +39,10 @@ CEILING_ROW = "supervised, all labels"
 # eval_disentangle.json key -> column, named as linear_eval prints the probe ("view from z_v")
 DISENTANGLE_COLUMNS = {key: f"{target} from {rep}" for key, target, rep in PROBES}
 GRAPH_COLUMNS = ("graph ratio, correct", "graph ratio, misclassified")
+# eval_uncertainty.json score -> its name in the columns "error AUROC, NAME" and "OOD AUROC, NAME"
+UNCERTAINTY_SCORES = {"mean_posterior_variance": "variance", "one_minus_resultant_length": "1 - R"}
+UNCERTAINTY_COLUMNS = (*(f"error AUROC, {n}" for n in UNCERTAINTY_SCORES.values()),
+                       *(f"OOD AUROC, {n}" for n in UNCERTAINTY_SCORES.values()), "probe top-1, in-distribution")
 # --supervised variants: their rows (ce with the baseline's config is the ceiling)
 SUPERVISED_ROWS = {"ce": CEILING_ROW, "supcon": "supervised + SupCon, all labels",
                    "vsupcon": "supervised + VSupCon, all labels", "gcl": "supervised + SkeletonGCL, all labels"}
@@ -56,14 +63,18 @@ def eval_columns(run_dir: Path, suffix: str = "") -> dict[str, float]:
     if (shot := read_json(run_dir / f"eval_single_shot{suffix}.json")) is not None:
         out["single-shot"] = shot["mean_final_top1"]
     if (unc := read_json(run_dir / f"eval_uncertainty{suffix}.json")) is not None:
-        auroc = unc["error_auroc"][unc["scores"][0]]["auroc"]
-        if auroc is not None:
-            out["error AUROC"] = auroc
+        for score, name in UNCERTAINTY_SCORES.items():
+            for kind, results in (("error", unc["error_auroc"]), ("OOD", unc.get("ood") or {})):
+                if (results.get(score) or {}).get("auroc") is not None:  # None: no errors / no OOD clips
+                    out[f"{kind} AUROC, {name}"] = results[score]["auroc"]
+        if unc.get("ood"):  # the probe then knows the in-distribution classes only
+            out["probe top-1, in-distribution"] = unc["probe"]["top1"]
     if (probes := read_json(run_dir / f"eval_disentangle{suffix}.json")) is not None:
         for key, column in DISENTANGLE_COLUMNS.items():
             out[column] = probes[key]["top1"]
     if (diag := read_json(run_dir / f"eval_diagnostics{suffix}.json")) is not None:
         out["effective rank"] = diag["effective_rank"]
+        out["MI bound"] = diag["mutual_information"]["bound_nats"]
     return out
 
 
@@ -125,7 +136,8 @@ def loss_curves(markers: dict, key: str = "train/loss") -> dict[str, list[tuple[
 
 
 # after linear, kNN and semi; the disentangle probes in the order the probe reports them
-LATER_COLUMNS = ("single-shot", *DISENTANGLE_COLUMNS.values(), "error AUROC", "effective rank", *GRAPH_COLUMNS)
+LATER_COLUMNS = ("single-shot", *DISENTANGLE_COLUMNS.values(), *UNCERTAINTY_COLUMNS, "effective rank", "MI bound",
+                 *GRAPH_COLUMNS)
 
 
 def column_order(table: dict) -> list[str]:

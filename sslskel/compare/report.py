@@ -115,7 +115,7 @@ def report_markdown(results: dict, plots: list[str]) -> str:
              "```", results["command"], "```", "",
              f"Configs: `{results['config_dir']}`; seeds {seeds}; overrides: "
              f"{' '.join(results['overrides']) or 'none'}. Top-1 % on the test split, mean ± population std "
-             "over seeds (error AUROC, effective rank and graph ratios: not %). Floors, random init and "
+             "over seeds (AUROCs, effective rank, MI bound in nats and graph ratios: not %). Floors, random init and "
              "the supervised ceiling are rows: a floor under the protocol it bounds (1-NN under kNN k=1, logistic "
              "regression under linear), the ceiling (same encoder and input, all labels) under linear.", "",
              results_table(results), ""]

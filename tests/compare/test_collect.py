@@ -14,18 +14,32 @@ def test_every_protocol_file_gives_its_columns(tmp_path):
     write(tmp_path, "eval_knn.json", {"knn_k1": {"k": 1, "top1": 60.25}, "knn_k20": {"k": 20, "top1": 64.0},
                                       "seconds": 1.0})
     write(tmp_path, "eval_single_shot.json", {"mean_final_top1": 55.5})
-    write(tmp_path, "eval_uncertainty.json", {"scores": ["variance", "one_minus_r"],
-                                              "error_auroc": {"variance": {"auroc": 0.61},
-                                                              "one_minus_r": {"auroc": 0.7}}})
+    write(tmp_path, "eval_uncertainty.json", {"scores": ["mean_posterior_variance", "one_minus_resultant_length"],
+                                              "probe": {"top1": 70.0},
+                                              "error_auroc": {"mean_posterior_variance": {"auroc": 0.61},
+                                                              "one_minus_resultant_length": {"auroc": 0.7}},
+                                              "ood": None})
     write(tmp_path, "eval_disentangle.json", {"view_from_z_v": {"top1": 57.4, "chance": 32.5},
                                               "view_from_z_p": {"top1": 46.7, "chance": 32.5},
                                               "action_from_z_p": {"top1": 79.7, "chance": 11.3},
                                               "action_from_z_v": {"top1": 64.7, "chance": 11.3}})
-    write(tmp_path, "eval_diagnostics.json", {"effective_rank": 12.5})
+    write(tmp_path, "eval_diagnostics.json", {"effective_rank": 12.5, "mutual_information": {"bound_nats": 2.1}})
     assert eval_columns(tmp_path) == {
-        "linear": 71.5, "kNN k=1": 60.25, "kNN k=20": 64.0, "single-shot": 55.5, "error AUROC": 0.61,
+        "linear": 71.5, "kNN k=1": 60.25, "kNN k=20": 64.0, "single-shot": 55.5,
+        "error AUROC, variance": 0.61, "error AUROC, 1 - R": 0.7,
         "view from z_v": 57.4, "view from z_p": 46.7, "action from z_p": 79.7, "action from z_v": 64.7,
-        "effective rank": 12.5}
+        "effective rank": 12.5, "MI bound": 2.1}
+
+
+def test_held_out_classes_add_the_ood_columns(tmp_path):
+    write(tmp_path, "eval_uncertainty.json", {
+        "scores": ["mean_posterior_variance", "one_minus_resultant_length"], "probe": {"top1": 69.6},
+        "error_auroc": {"mean_posterior_variance": {"auroc": None}, "one_minus_resultant_length": {"auroc": 0.66}},
+        "ood": {"classes": [3, 7], "mean_posterior_variance": {"auroc": 0.35},
+                "one_minus_resultant_length": {"auroc": 0.56}}})
+    # an AUROC of None (no probe errors) gets no column
+    assert eval_columns(tmp_path) == {"error AUROC, 1 - R": 0.66, "OOD AUROC, variance": 0.35,
+                                      "OOD AUROC, 1 - R": 0.56, "probe top-1, in-distribution": 69.6}
 
 
 def test_suffix_reads_the_random_init_files_only(tmp_path):
@@ -37,11 +51,13 @@ def test_suffix_reads_the_random_init_files_only(tmp_path):
 
 def test_columns_come_in_protocol_order():
     columns = ["effective rank", "action from z_v", "semi 0.1", "view from z_p", "kNN k=20", "single-shot",
-               "semi 0.05", "view from z_v", "linear", "kNN k=1", "action from z_p", "error AUROC", "other"]
+               "semi 0.05", "view from z_v", "linear", "kNN k=1", "action from z_p", "error AUROC, 1 - R",
+               "MI bound", "OOD AUROC, variance", "error AUROC, variance", "other"]
     table = {"cvmim": dict.fromkeys(columns, {0: 1.0})}
     assert column_order(table) == ["linear", "kNN k=1", "kNN k=20", "semi 0.05", "semi 0.1", "single-shot",
                                    "view from z_v", "view from z_p", "action from z_p", "action from z_v",
-                                   "error AUROC", "effective rank", "other"]
+                                   "error AUROC, variance", "error AUROC, 1 - R", "OOD AUROC, variance",
+                                   "effective rank", "MI bound", "other"]
 
 
 def test_graph_distances_become_other_over_own_ratios():
