@@ -16,7 +16,8 @@ configs/utd_mhad, PKU-MMD II -> configs/pku_ii; no --data: the synthetic set) or
 --config-dir. Every (method, seed) is pretrained by pretrain/run.py, evaluated by
 linear_eval/run.py (linear, knn, diagnostics, single-shot, disentangle, uncertainty) and semi_sup/run.py
 (semi:FRACTIONS), each in its own process; then the floors (raw 1-NN and logistic), the
-baseline method's encoder with random weights, and the ceiling (supervised/run.py: the
+baseline method's encoder with random weights (for semi: fine-tuned from them, semi_sup/run.py
+--init scratch), and the ceiling (supervised/run.py: the
 baseline's encoder and input with all labels; --supervised adds SupCon, VSupCon or SkeletonGCL
 runs, each paired against it). A job that finished before (same config hash)
 is skipped, so a killed study continues where it stopped. The study folder (--out, default

@@ -5,7 +5,8 @@ ceiling ("supervised, all labels"), with any other --supervised variant ("superv
 all labels", ... + VSupCon, ... + SkeletonGCL). Columns, one or more per protocol:
 - linear: "linear" (final top-1 of eval_linear.json; the best epoch's is in results.json);
 - knn: "kNN k=K" for every K of linear.knn_k;
-- semi:F...: "semi F" (final top-1 of the fine-tune on fraction F);
+- semi:F...: "semi F" (final top-1 of the fine-tune on fraction F; the random-init row: the
+  same fine-tune from random weights, `semi_sup/run.py --init scratch`);
 - single-shot: "single-shot" (mean final top-1 over the camera x replication parts);
 - uncertainty: "error AUROC, variance" and "error AUROC, 1 - R" (each score of the posterior
   against the logistic probe's errors); with classes held out (data.exclude_classes) also
@@ -29,8 +30,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..engine.config import load_config
 from ..engine.run_log import read_metrics
 from ..eval.disentangle import PROBES
+from ..eval.semi import result_tag
 from .jobs import semi_tag, supervised_tag
 
 RANDOM_ROW = "random init"
@@ -112,6 +115,10 @@ def collect(study, markers: dict) -> dict:
             put(table, RANDOM_ROW, eval_columns(run_dir, "_random"), seed)
         elif kind == "semi":
             put(table, marker["method"], semi_columns(run_dir, semi_tag(study, marker["method"])), seed)
+        elif kind == "semi_scratch":
+            cfg = load_config(study.config_path(study.baseline), study.pretrain_overrides(study.baseline, seed))
+            tag = result_tag(supervised=False, scratch=True, sampling=cfg.finetune.sampling)
+            put(table, RANDOM_ROW, semi_columns(run_dir, tag), seed)
         elif kind == "supervised":
             variant = marker.get("method") or "ce"
             rows = read_json(run_dir / f"{supervised_tag(variant)}.json")["summary"]

@@ -6,6 +6,8 @@ Kinds, each a command line of the script a user would run by hand:
 - `eval`: `linear_eval/run.py --run RUN --protocols ...` on that run;
 - `random`: the same with `--random-init`, on the baseline method's run of that seed;
 - `semi`: `semi_sup/run.py --run RUN --fractions ... --seeds 1`;
+- `semi_scratch`: `semi_sup/run.py --init scratch --config CONFIG --fractions ... --seeds 1`
+  (the semi-supervised protocol's random-init row);
 - `supervised`: `supervised/run.py --config CONFIG --seeds 1 [--supcon S | --gcl]` (`ce` with the
   baseline's config is the ceiling: same encoder and input; `--graph-distances` too when the
   encoder learns graphs);
@@ -147,6 +149,28 @@ def semi_job(study: Study, pretrain: Job) -> Job:
                deps=[pretrain.name], command=command)
 
 
+def scratch_semi_job(study: Study, study_dir: Path, seed: int) -> Job:
+    """The random-init row of the semi-supervised protocol: the baseline's encoder and input
+    fine-tuned from random weights (`semi_sup/run.py --init scratch`) on the same label subset
+    (subset seed = run.seed, as for the pretrained runs) with the same recipe."""
+    fractions = ",".join(f"{f:g}" for f in study.fractions)
+    config, overrides = study.config_path(study.baseline), study.pretrain_overrides(study.baseline, seed)
+    cfg = load_config(config, overrides)
+    key = run_hash(cfg, "semi scratch", fractions, method_rule=False)
+    out_dir = study_dir / "semi_scratch" / f"s{seed}_{key}"
+    tag = result_tag(supervised=False, scratch=True, sampling=cfg.finetune.sampling)
+
+    def command(threads: int, _deps: dict):
+        settings = [f"run.threads={threads}", "run.progress=false"]
+        run_dir = single_run_dir(out_dir, f"{tag}/config.yaml")
+        argv = python() + [script("semi_sup/run.py"), "--init", "scratch", "--config", str(config),
+                           "--fractions", fractions, "--seeds", "1", "--quiet", *overrides,
+                           f"run.out_dir={out_dir}", *settings]
+        return argv + (["--resume", str(run_dir)] if run_dir is not None else []), None
+    return Job(f"semi scratch s{seed}", "semi_scratch", key, study.baseline, seed, command=command,
+               locate=lambda: finished_run_dir(out_dir, f"{tag}.json"))
+
+
 def supervised_tag(variant: str) -> str:
     """The summary file supervised/run.py writes for a variant (its `SUPERVISED_FLAGS`)."""
     flags = SUPERVISED_FLAGS[variant]
@@ -206,5 +230,7 @@ def study_jobs(study: Study, study_dir: Path) -> list[Job]:
         random_protocols = [p for p in study.eval_protocols if p in RANDOM_PROTOCOLS]
         if study.random_init and random_protocols:
             jobs.append(eval_job(pretrains[study.baseline, seed], random_protocols, random_init=True))
+        if study.random_init and study.fractions:
+            jobs.append(scratch_semi_job(study, study_dir, seed))
         jobs += [supervised_job(study, study_dir, seed, variant) for variant in study.supervised]
     return jobs

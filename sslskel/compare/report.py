@@ -117,7 +117,8 @@ def report_markdown(results: dict, plots: list[str]) -> str:
              f"{' '.join(results['overrides']) or 'none'}. Top-1 % on the test split, mean ± population std "
              "over seeds (AUROCs, effective rank, MI bound in nats and graph ratios: not %). Floors, random init and "
              "the supervised ceiling are rows: a floor under the protocol it bounds (1-NN under kNN k=1, logistic "
-             "regression under linear), the ceiling (same encoder and input, all labels) under linear.", "",
+             "regression under linear), the ceiling (same encoder and input, all labels) under linear; "
+             "random init under semi is the same fine-tune from random weights.", "",
              results_table(results), ""]
     if results["methods"]:
         parts += [f"## Paired differences against {results['baseline']}", "",

@@ -11,7 +11,7 @@ from sslskel.compare import main
 
 from support import REPO, TINY_OVERRIDES
 
-pytestmark = pytest.mark.slow  # ~2 min: six subprocesses that each import torch
+pytestmark = pytest.mark.slow  # ~2 min: seven subprocesses that each import torch
 
 FINETUNE = ["finetune.optim.epochs=2", "finetune.optim.milestones=[1]", "finetune.optim.batch_size=16"]
 
@@ -27,10 +27,12 @@ def test_tiny_study_report_skip_and_resume(tiny_data_dir, tmp_path, capsys):
     out = tmp_path / "study"
     assert main(study_args(tiny_data_dir, out)) == 0
     printed = capsys.readouterr().out
-    assert "6 jobs to run" in printed and "left" in printed  # floors, pretrain, eval, semi, random, ceiling
+    # floors, pretrain, eval, semi, random (linear / kNN), semi from scratch, ceiling
+    assert "7 jobs to run" in printed and "left" in printed
     results = json.loads((out / "results.json").read_text())
     assert results["rows"] == ["moco", "random init", "raw 1-NN", "raw logistic", "supervised, all labels"]
     assert {"linear", "kNN k=1", "semi 0.5"} <= set(results["columns"])
+    assert "semi 0.5" in results["summary"]["random init"]  # the fine-tune from random weights
     linear = json.loads(next((out / "pretrain").glob("moco_s0_*/*/eval_linear.json")).read_text())
     assert results["summary"]["moco"]["linear"]["mean"] == pytest.approx(linear["final_top1"])  # one seed: its value
     assert all(r["wall_s"] > 0 and r["peak_rss_mb"] > 0 for r in results["runs"])
@@ -41,7 +43,7 @@ def test_tiny_study_report_skip_and_resume(tiny_data_dir, tmp_path, capsys):
 
     # a rerun: every job found by its config hash, nothing runs, the same report
     assert main(study_args(tiny_data_dir, out)) == 0
-    assert "6 of 6 jobs finished earlier" in capsys.readouterr().out
+    assert "7 of 7 jobs finished earlier" in capsys.readouterr().out
     assert (out / "report.md").read_text() == report
 
     # killed halfway: the pretraining finished but its marker and everything after it are missing
@@ -52,7 +54,7 @@ def test_tiny_study_report_skip_and_resume(tiny_data_dir, tmp_path, capsys):
             marker.unlink()
     assert main(study_args(tiny_data_dir, out)) == 0
     printed = capsys.readouterr().out
-    assert "1 of 6 jobs finished earlier" in printed and "5 jobs to run" in printed
+    assert "1 of 7 jobs finished earlier" in printed and "6 jobs to run" in printed
     log = next((out / "logs").glob("pretrain_*.log")).read_text()
     assert f"--resume {run_dir}" in log  # continued from its checkpoint, not trained again
     assert json.loads((out / "results.json").read_text())["summary"] == results["summary"]
