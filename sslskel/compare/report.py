@@ -54,12 +54,15 @@ def build_results(study, table: dict, markers: dict, command: str) -> dict:
 
 
 def cell(stats: dict | None) -> str:
+    """mean ± std with about three significant digits: accuracy in % to 0.1, an MI bound of
+    2.04 nats or a graph ratio of 5.62 to 0.01, an AUROC to 0.001."""
     if stats is None:
         return ""
+    mean = stats["mean"]
+    digits = 1 if abs(mean) >= 10 else 2 if abs(mean) >= 1 else 3
     if stats["n"] == 1:
-        return f"{stats['mean']:.1f}" if stats["mean"] > 1 else f"{stats['mean']:.3f}"
-    digits = 1 if stats["mean"] > 1 else 3
-    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

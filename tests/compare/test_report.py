@@ -9,7 +9,7 @@ import pytest
 from sslskel.compare.collect import CEILING_ROW, ONE_NN_ROW, RANDOM_ROW
 from sslskel.compare.existing import existing_runs_table
 from sslskel.compare.plan import Study
-from sslskel.compare.report import build_results, report_markdown
+from sslskel.compare.report import build_results, cell, report_markdown
 from sslskel.errors import UserError
 
 
@@ -71,3 +71,10 @@ def test_the_method_is_one_column_even_when_runs_differ_in_it(tmp_path):
     b = write_run(tmp_path / "b", 0.001, 79.0)
     (b / "config.yaml").write_text((b / "config.yaml").read_text().replace("method: moco", "method: halp"))
     assert existing_runs_table([a, b]).splitlines()[0] == "| run | method | linear |"
+
+
+def test_cells_keep_about_three_significant_digits():
+    assert cell({"mean": 78.04, "std": 0.81, "n": 3}) == "78.0 ± 0.8"
+    assert cell({"mean": 2.043, "std": 0.021, "n": 3}) == "2.04 ± 0.02"  # an MI bound in nats
+    assert cell({"mean": 0.6634, "std": 0.0421, "n": 3}) == "0.663 ± 0.042"  # an AUROC
+    assert cell({"mean": 5.62, "std": 0.0, "n": 1}) == "5.62" and cell(None) == ""
